@@ -1,0 +1,1 @@
+"""The HTTP API, the `orderledger` CLI and the auditor web console."""

@@ -1,0 +1,1 @@
+"""Storage, cryptography and evidence: the append path, the Merkle log, proofs, audit."""

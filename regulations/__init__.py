@@ -1,0 +1,1 @@
+"""Regulation packs: versioned rules with citations that judge every proposed record. Pure."""

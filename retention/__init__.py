@@ -1,0 +1,1 @@
+"""Time-driven jobs: SLA sweeps, retention sweeps, checkpoint publishing."""
