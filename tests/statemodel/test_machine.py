@@ -17,7 +17,7 @@ from statemodel.errors import (
     UnknownState,
 )
 from statemodel.machine import OrderMachine, get_machine
-from tests.statemodel.scenarios import SCENARIOS, Scenario
+from statemodel.scenarios import SCENARIOS, Scenario
 
 CAT = load_catalogue()
 EDGES = sorted(CAT.edges())

@@ -1,8 +1,9 @@
 """Named order lifecycles as data: steps of (event, event time, payload) and the expected
 sub-state after each. Every payload passes the catalogue's validation.
 
-Shared: the statemodel tests walk them through the machine; the ledger's demo and
-property tests replay them as records. Times are RFC 3339 with the +08:00 offset the
+Reference data, not test code: the statemodel tests walk them through the machine, the
+ledger's tests and property tests replay them as records, and `orderledger demo` loads
+them (with fresh order ids) as its demo data. Times are RFC 3339 with the +08:00 offset the
 sources send; `Step.at` is the event time.
 """
 

@@ -1,0 +1,222 @@
+"""Checks of the default pack on payload content: actionable detail and personal data.
+
+Each function takes (proposal, facts) and yields one `Violation` per offending field,
+named by its dotted path (`payload.hub_admin_code`). They read the payload defensively
+(regulations.values): an unreadable value is reported, never a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+from regulations.facts import OrderFacts
+from regulations.model import Violation
+from regulations.pii import (
+    find_mobile_numbers,
+    find_resident_ids,
+    is_person_name_key,
+    looks_like_full_name,
+)
+from regulations.proposal import Proposal
+from regulations.values import (
+    CHINA_TIME,
+    is_blank,
+    parse_calendar_date,
+    parse_instant,
+    walk,
+)
+
+# Times a sender ESTIMATES or SETS at the moment of its record: they must lie after it.
+# Promises carried forward from earlier records (ship_by_at, carrier_cutoff_at) and
+# contractual deadlines (claim_deadline_at) may truthfully have passed, so they are not here.
+ESTIMATE_FIELDS: Final = frozenset(
+    {
+        "payment_deadline_at", "pickup_window_end_at", "next_window_start_at",
+        "next_window_end_at", "edd_at", "revised_edd_at", "next_node_eta_at", "eta_at",
+        "submission_deadline_at", "delivery_window_end_at", "hold_until", "next_attempt_at",
+        "window_end_at", "appointment_start_at", "appointment_end_at",
+    }
+)  # fmt: skip
+ESTIMATE_DATE_FIELDS: Final = frozenset({"planned_delivery_date"})
+# Windows whose start must come before their end.
+WINDOW_PAIRS: Final = (
+    ("pickup_window_start_at", "pickup_window_end_at"),
+    ("next_window_start_at", "next_window_end_at"),
+    ("delivery_window_start_at", "delivery_window_end_at"),
+    ("appointment_start_at", "appointment_end_at"),
+)
+
+# GB/T 2260 province-level prefixes (31 provinces, Taiwan 71, Hong Kong 81, Macao 82).
+PROVINCE_PREFIXES: Final = frozenset(
+    {
+        "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36",
+        "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62",
+        "63", "64", "65", "71", "81", "82",
+    }
+)  # fmt: skip
+_ADMIN_CODE: Final = re.compile(r"^\d{6}$")
+
+_CARRIER_CODE: Final = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+# Values that fill the field without naming anybody.
+PLACEHOLDERS: Final = frozenset(
+    {"unknown", "other", "none", "null", "nil", "na", "n_a", "tbd", "todo", "test", "xxx"}
+)
+_WAYBILL: Final = re.compile(r"^[A-Z0-9]{8,32}$")
+MIN_WAYBILL_DIGITS: Final = 6
+
+
+def _key_is_estimate(key: str) -> bool:
+    return key in ESTIMATE_FIELDS or key.startswith("expected_")
+
+
+def required_fields_present(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """Every required actionable field of the target sub-state is present and not blank.
+
+    Blank means null, an empty or whitespace-only string, or an empty list/object:
+    the JSON Schema's `required` alone accepts all of those.
+    """
+    if not proposal.is_transition:
+        return
+    sub_state = proposal.catalogue.sub_states.get(proposal.to_state)
+    if sub_state is None:
+        yield Violation("to", f"sub-state {proposal.to_state!r} is not in the catalogue")
+        return
+    for name in sub_state.required_fields:
+        if name not in proposal.payload:
+            yield Violation(f"payload.{name}", f"required actionable field of "
+                            f"{sub_state.code} ({sub_state.name_en}) is missing")
+        elif is_blank(proposal.payload[name]):
+            yield Violation(f"payload.{name}", f"required actionable field of "
+                            f"{sub_state.code} ({sub_state.name_en}) is blank")
+
+
+def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """Expected times and deadlines set by this record lie after its event time, and
+    every window starts before it ends."""
+    event_time = proposal.event_time
+    event_day = event_time.astimezone(CHINA_TIME).date()
+    for key, value in proposal.payload.items():
+        path = f"payload.{key}"
+        if _key_is_estimate(key):
+            moment = parse_instant(value)
+            if moment is None:
+                yield Violation(path, f"expected time {value!r} is not an RFC 3339 time "
+                                "with an offset")
+            elif moment <= event_time:
+                yield Violation(path, f"expected time {value} is not after the event time "
+                                f"{event_time.isoformat()}")
+        elif key in ESTIMATE_DATE_FIELDS:
+            day = parse_calendar_date(value)
+            if day is None:
+                yield Violation(path, f"expected date {value!r} is not a YYYY-MM-DD date")
+            elif day < event_day:
+                yield Violation(path, f"expected date {day} is before the event's date "
+                                f"{event_day} (China time)")
+    for start_key, end_key in WINDOW_PAIRS:
+        start = parse_instant(proposal.payload.get(start_key))
+        end = parse_instant(proposal.payload.get(end_key))
+        if start is not None and end is not None and start >= end:
+            yield Violation(f"payload.{end_key}", f"window ends ({end.isoformat()}) before "
+                            f"it starts ({start.isoformat()}, {start_key})")
+
+
+def admin_codes_plausible(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """Every `*admin_code` is a GB/T 2260 code: six digits under a real province prefix."""
+    for path, key, value in walk(proposal.payload):
+        if key is None or not key.endswith("admin_code"):
+            continue
+        text = value if isinstance(value, str) else repr(value)
+        if not _ADMIN_CODE.match(text):
+            yield Violation(path, f"GB/T 2260 administrative code must be six digits, "
+                            f"got {text!r}")
+        elif text[:2] not in PROVINCE_PREFIXES:
+            yield Violation(path, f"GB/T 2260 code {text} has no province-level prefix "
+                            f"{text[:2]}")
+
+
+def carrier_and_waybill_plausible(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """Carrier codes name a carrier (lower-case code, no placeholder) and waybill numbers
+    have a trackable form (8-32 upper-case letters and digits, at least six digits, not
+    one repeated character)."""
+    for path, key, value in walk(proposal.payload):
+        if key is None:
+            continue
+        if key.endswith("carrier_code"):
+            yield from _carrier_code(path, value)
+        elif key.endswith("waybill_no"):
+            yield from _waybill(path, value)
+
+
+def _carrier_code(path: str, value: Any) -> Iterator[Violation]:
+    if not isinstance(value, str) or not _CARRIER_CODE.match(value):
+        yield Violation(path, f"carrier code must be a lower-case code such as sf, zto, "
+                        f"jd, got {value!r}")
+    elif value in PLACEHOLDERS:
+        yield Violation(path, f"carrier code {value!r} is a placeholder, not a carrier")
+
+
+def _waybill(path: str, value: Any) -> Iterator[Violation]:
+    if not isinstance(value, str) or not _WAYBILL.match(value):
+        yield Violation(path, f"waybill number must be 8-32 upper-case letters and digits, "
+                        f"got {value!r}")
+    elif sum(char.isdigit() for char in value) < MIN_WAYBILL_DIGITS:
+        yield Violation(path, f"waybill number {value} has fewer than "
+                        f"{MIN_WAYBILL_DIGITS} digits")
+    elif len(set(value)) == 1:
+        yield Violation(path, f"waybill number {value} repeats one character")
+
+
+def _is_virtual_number_field(key: str | None, text: str) -> bool:
+    # The catalogue's privacy numbers (courier_virtual_phone: 17012345678-1234) are
+    # pseudonyms by design: they only ever carry an extension and route via the carrier.
+    return key is not None and "virtual_phone" in key and bool(
+        re.fullmatch(r"(95\d{3,4}|1\d{10})-\d{3,6}", text)
+    )
+
+
+def no_raw_mobile_numbers(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """No mainland mobile number appears unmasked anywhere in the payload."""
+    for path, key, value in walk(proposal.payload):
+        text = _scalar_text(value)
+        if text is None or _is_virtual_number_field(key, text):
+            continue
+        for number in find_mobile_numbers(text):
+            yield Violation(path, f"holds an unmasked mobile number ({_redact(number)}); "
+                            "mask it (138****5678) or replace it with a pseudonym")
+
+
+def no_raw_resident_ids(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """No 18-digit resident identity number (valid check character) appears unmasked."""
+    for path, _key, value in walk(proposal.payload):
+        text = _scalar_text(value)
+        if text is None:
+            continue
+        for number in find_resident_ids(text):
+            yield Violation(path, f"holds an unmasked resident identity number "
+                            f"({_redact(number)}); mask or pseudonymise it")
+
+
+def no_full_names(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """Fields that name a person hold a masked name (张**) or a pseudonym, never a full name."""
+    for path, key, value in walk(proposal.payload):
+        if isinstance(value, str) and is_person_name_key(key) and looks_like_full_name(value):
+            yield Violation(path, "holds an unmasked personal name; mask it (张**) or "
+                            "replace it with a pseudonym")
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
+def _redact(identifier: str) -> str:
+    # Findings are stored and shown: they must not repeat the identifier they report.
+    digits = re.sub(r"\D", "", identifier)
+    return f"{digits[:3]}****{digits[-2:]}" if len(digits) >= 7 else "****"

@@ -1,0 +1,280 @@
+"""What the rules need to know about an order's past, folded record by record.
+
+Rules must not re-read a whole chain on every append. `OrderFacts` is the small,
+frozen summary they read instead: `OrderFacts.initial()` before seq 0 and
+`facts.advance(proposal)` after each ACCEPTED record. The fold is pure and
+deterministic, so the ledger stores the facts beside the order head and an audit
+recomputes them from the chain with the same fold and compares.
+
+The fold only reads the catalogue's stable sub-state codes (DOMAIN.md §7) and payload
+fields; a payload value it cannot read falls back to the record's event time, so the
+fold never fails on data the append service already accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from regulations.proposal import Proposal
+from regulations.values import parse_instant, parse_number, parse_range
+
+PAID: Final = "M01.02"
+SIGNED_BY_RECIPIENT: Final = "M08.01"
+SIGNED_BY_PROXY: Final = "M08.02"
+SIGNED_STATES: Final = frozenset({SIGNED_BY_RECIPIENT, SIGNED_BY_PROXY})
+COOLING_OFF: Final = "M08.03"
+COLD_CHAIN_BREACH: Final = "M09.06"
+RETURN_REQUESTED: Final = "M10.01"
+RETURN_RECEIVED: Final = "M10.03"
+REFUNDED: Final = "M10.04"
+CANCELLED: Final = "M12.01"
+COMPLETED: Final = "M12.02"
+#: Entering one of these closes the transaction: the 3-year clock of 电子商务法 §31 starts.
+TRANSACTION_CLOSING_STATES: Final = frozenset({CANCELLED, COMPLETED})
+
+#: 消保法 §25: seven days from receipt, and a refund within seven days of the return.
+COOLING_OFF_DAYS: Final = 7
+REFUND_PERIOD: Final = timedelta(days=7)
+#: Exclusion reasons that the law itself names (消保法 §25 ¶1 (1)-(4)); only the catch-all
+#: "other goods the consumer confirmed as unsuitable" needs a confirmation at purchase.
+STATUTORY_EXCLUSIONS: Final = frozenset(
+    {"custom_made", "perishable", "digital_opened", "periodical"}
+)
+CONFIRMED_EXCLUSION: Final = "consumer_confirmed_unsuitable"
+#: Lowest temperature the catalogue can measure (its schema minimum): the open lower
+#: bound of a frozen class, written as a number so the range stays JSON.
+COLDEST_MEASURABLE_C: Final = -100.0
+#: Required temperature range of each catalogue temperature class (`temp_class`).
+TEMPERATURE_CLASS_RANGES: Final = {
+    "chilled_0_4c": (0.0, 4.0),
+    "chilled_2_8c": (2.0, 8.0),
+    "frozen_minus18c": (COLDEST_MEASURABLE_C, -18.0),
+    "deep_frozen_minus60c": (COLDEST_MEASURABLE_C, -60.0),
+}
+
+
+def cooling_off_end(delivered_at: datetime) -> datetime:
+    """When the 7-day no-reason window closes for goods signed for at `delivered_at`.
+
+    Seven times 24 hours from the signature (消保法 §25 "自收到商品之日起七日"; the
+    catalogue's M08.03 timer counts the same). 《网络购买商品七日无理由退货暂行办法》 may
+    count from the day after signing, which would end later; that text is not verified
+    (DOMAIN.md §4), so a platform that grants the longer window states it in M08.03
+    `window_end_at` and the fold keeps the later end.
+    """
+    return delivered_at + timedelta(days=COOLING_OFF_DAYS)
+
+
+_TIME_FIELDS: Final = frozenset(
+    {
+        "placed_at", "paid_at", "last_event_time", "latest_event_time", "delivered_at",
+        "cooling_off_ends_at", "exclusion_confirmed_at", "return_requested_at",
+        "return_received_at", "refund_due_at", "refunded_at", "closed_at", "completed_at",
+    }
+)  # fmt: skip
+
+
+def required_range(payload: Any) -> tuple[float, float] | None:
+    """The required temperature range a payload declares, if any.
+
+    Read from `required_min_c`/`required_max_c` (M09.06), a `required_range_c` range,
+    or a cold `temp_class` (M03.02); None when the payload declares none.
+    """
+    low, high = parse_number(payload.get("required_min_c")), parse_number(
+        payload.get("required_max_c")
+    )
+    if low is not None and high is not None and low <= high:
+        return (low, high)
+    declared = parse_range(payload.get("required_range_c"))
+    if declared is not None:
+        return declared
+    temp_class = payload.get("temp_class")
+    return TEMPERATURE_CLASS_RANGES.get(temp_class) if isinstance(temp_class, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """The facts of one order after its accepted records (see module docstring).
+
+    Times are aware UTC datetimes. `latest_event_time` is the highest event time of any
+    transition so far (the high-water mark that later events must not run far behind);
+    `last_event_time` is the event time of the latest transition. `delivered_at` is the
+    FIRST signature's `signed_at` (电子商务法 §51); `closed_at`/`completed_at` are the
+    LATEST closure, so retention counted from them is never too short.
+    """
+
+    records: int = 0
+    current_state: str | None = None
+    states_visited: tuple[str, ...] = ()
+    placed_at: datetime | None = None
+    paid_at: datetime | None = None
+    last_event_time: datetime | None = None
+    latest_event_time: datetime | None = None
+    delivered_at: datetime | None = None
+    delivery_state: str | None = None
+    cooling_off_ends_at: datetime | None = None
+    exclusion_reason_code: str | None = None
+    exclusion_confirmed_at: datetime | None = None
+    return_requested_at: datetime | None = None
+    return_request_type: str | None = None
+    return_received_at: datetime | None = None
+    return_inspection_result: str | None = None
+    refund_due_at: datetime | None = None
+    refunded_at: datetime | None = None
+    cold_chain_range_c: tuple[float, float] | None = None
+    closed_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @classmethod
+    def initial(cls) -> OrderFacts:
+        """The facts of an order before its first record."""
+        return cls()
+
+    @property
+    def purchased_at(self) -> datetime | None:
+        """When the purchase was made: payment if recorded, else placement (COD orders)."""
+        return self.paid_at or self.placed_at
+
+    @property
+    def cooling_off_excluded(self) -> bool:
+        """True when no-reason return does not apply to these goods.
+
+        A statutory exclusion (custom-made, perishable, opened digital goods,
+        periodicals) applies by law. The catch-all exclusion counts only when the buyer
+        confirmed it at or before the purchase (消保法 §25 "消费者在购买时确认"); a
+        confirmation after the purchase, or with no purchase time known, does not.
+        """
+        if self.exclusion_reason_code in STATUTORY_EXCLUSIONS:
+            return True
+        purchase, confirmed = self.purchased_at, self.exclusion_confirmed_at
+        return (
+            self.exclusion_reason_code == CONFIRMED_EXCLUSION
+            and confirmed is not None
+            and purchase is not None
+            and confirmed <= purchase
+        )
+
+    def in_cooling_off(self, moment: datetime) -> bool:
+        """True when `moment` lies inside the no-reason window opened by the signature."""
+        if self.delivered_at is None or self.cooling_off_ends_at is None:
+            return False
+        return self.delivered_at <= moment < self.cooling_off_ends_at
+
+    def advance(self, proposal: Proposal) -> OrderFacts:
+        """The facts after `proposal` was accepted. Pure: `self` is unchanged.
+
+        Only call this for records the pack and the ledger accepted; a refused proposal
+        must leave the stored facts as they were. Records of other kinds than
+        `transition` only count.
+        """
+        if not proposal.is_transition:
+            return replace(self, records=self.records + 1)
+        payload = proposal.payload
+        at = proposal.event_time.astimezone(UTC)
+        to_state = proposal.to_state
+        changes: dict[str, Any] = {
+            "records": self.records + 1,
+            "current_state": to_state,
+            "last_event_time": at,
+            "latest_event_time": at if self.latest_event_time is None
+            else max(at, self.latest_event_time),
+        }
+        if to_state not in self.states_visited:
+            changes["states_visited"] = (*self.states_visited, to_state)
+        if proposal.is_creation and self.placed_at is None:
+            changes["placed_at"] = at
+        if to_state == PAID and self.paid_at is None:
+            changes["paid_at"] = _time_or(payload.get("paid_at"), at)
+        if to_state in SIGNED_STATES and self.delivered_at is None:
+            delivered = _time_or(payload.get("signed_at"), at)
+            changes |= {
+                "delivered_at": delivered,
+                "delivery_state": to_state,
+                "cooling_off_ends_at": cooling_off_end(delivered),
+            }
+        if to_state == COOLING_OFF:
+            changes |= self._cooling_off(payload, changes)
+        if to_state == RETURN_REQUESTED:
+            request_type = payload.get("request_type")
+            changes |= {
+                "return_requested_at": _time_or(payload.get("requested_at"), at),
+                "return_request_type": request_type if isinstance(request_type, str) else None,
+                "return_received_at": None,
+                "return_inspection_result": None,
+                "refund_due_at": None,
+            }
+        if to_state == RETURN_RECEIVED:
+            received = _time_or(payload.get("received_at"), at)
+            result = payload.get("inspection_result")
+            changes |= {
+                "return_received_at": received,
+                "return_inspection_result": result if isinstance(result, str) else None,
+                "refund_due_at": received + REFUND_PERIOD,
+            }
+        if to_state == REFUNDED:
+            changes["refunded_at"] = _time_or(payload.get("resolved_at"), at)
+        declared_range = required_range(payload)
+        if declared_range is not None:
+            changes["cold_chain_range_c"] = declared_range
+        if to_state in TRANSACTION_CLOSING_STATES:
+            changes["closed_at"] = at
+        if to_state == COMPLETED:
+            changes["completed_at"] = _time_or(payload.get("completed_at"), at)
+        return replace(self, **changes)
+
+    def _cooling_off(self, payload: Any, changes: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        # A platform may keep the window open longer than the law; it may never shorten it.
+        stated_end = parse_instant(payload.get("window_end_at"))
+        legal_end = changes.get("cooling_off_ends_at", self.cooling_off_ends_at)
+        if stated_end is not None and legal_end is not None and stated_end > legal_end:
+            found["cooling_off_ends_at"] = stated_end
+        if payload.get("eligible") is False:
+            reason = payload.get("exclusion_reason_code")
+            found["exclusion_reason_code"] = reason if isinstance(reason, str) else None
+            found["exclusion_confirmed_at"] = parse_instant(payload.get("exclusion_confirmed_at"))
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (times as RFC 3339 UTC with `Z`, full precision); `from_json` inverts it."""
+        document: dict[str, Any] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name in _TIME_FIELDS:
+                value = None if value is None else _format(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            document[spec.name] = value
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> OrderFacts:
+        """Facts from `to_json` output. Raises ValueError for unknown keys or bad times."""
+        known = {spec.name for spec in fields(cls)}
+        unknown = sorted(set(document) - known)
+        if unknown:
+            raise ValueError(f"unknown order-facts fields: {unknown}")
+        values: dict[str, Any] = {}
+        for name, value in document.items():
+            if name in _TIME_FIELDS and value is not None:
+                moment = parse_instant(value)
+                if moment is None:
+                    raise ValueError(f"order facts {name}: not an RFC 3339 time: {value!r}")
+                value = moment
+            elif name == "states_visited":
+                value = tuple(value)
+            elif name == "cold_chain_range_c" and value is not None:
+                value = (float(value[0]), float(value[1]))
+            values[name] = value
+        return cls(**values)
+
+
+def _time_or(value: Any, fallback: datetime) -> datetime:
+    moment = parse_instant(value)
+    return fallback if moment is None else moment
+
+
+def _format(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

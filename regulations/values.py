@@ -1,0 +1,125 @@
+"""Reading payload values the way rules need them: walked, parsed, never trusted.
+
+Payloads come from outside. Every helper here accepts any JSON-like value and answers
+None (or nothing) for what it cannot read, so a rule decides what an unreadable value
+means instead of crashing on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, Final
+
+#: China Standard Time: carriers and platforms state calendar dates in it.
+CHINA_TIME: Final = timezone(timedelta(hours=8), "CST")
+
+
+def walk(value: Any, path: str = "payload") -> Iterator[tuple[str, str | None, Any]]:
+    """Yield (path, key, leaf) for every scalar inside a nested payload.
+
+    `key` is the name of the nearest enclosing mapping key (list items inherit their
+    list's key), so a check on "name fields" still sees names inside a list. Mappings
+    and lists are descended in order; other values are leaves.
+    """
+    yield from _walk(value, path, None)
+
+
+def _walk(value: Any, path: str, key: str | None) -> Iterator[tuple[str, str | None, Any]]:
+    if isinstance(value, Mapping):
+        for child_key, child in value.items():
+            yield from _walk(child, f"{path}.{child_key}", str(child_key))
+    elif isinstance(value, list | tuple):
+        for index, child in enumerate(value):
+            yield from _walk(child, f"{path}.{index}", key)
+    else:
+        yield path, key, value
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An aware UTC datetime from an aware datetime or an RFC 3339 string with offset.
+
+    Answers None for anything else, including a naive timestamp and a bare date: an
+    instant without an offset is ambiguous.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and "T" in value.upper():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    return moment.astimezone(UTC)
+
+
+def parse_calendar_date(value: Any) -> date | None:
+    """A calendar date from `YYYY-MM-DD` (a bare date, as carriers promise days)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or "T" in value.upper():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_number(value: Any) -> float | None:
+    """A finite number from an int, a float or a numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_range(value: Any) -> tuple[float, float] | None:
+    """A (low, high) range from `[low, high]`, `{"min": .., "max": ..}` or `"low..high"`.
+
+    Answers None when the value is not such a range or low > high.
+    """
+    low: float | None
+    high: float | None
+    if isinstance(value, Mapping):
+        low = parse_number(_first_present(value, ("min", "low", "min_c", "from")))
+        high = parse_number(_first_present(value, ("max", "high", "max_c", "to")))
+    elif isinstance(value, list | tuple) and len(value) == 2:
+        low, high = parse_number(value[0]), parse_number(value[1])
+    elif isinstance(value, str) and ".." in value:
+        left, _, right = value.partition("..")
+        low, high = parse_number(left), parse_number(right)
+    else:
+        return None
+    if low is None or high is None or low > high:
+        return None
+    return (low, high)
+
+
+def _first_present(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if key in mapping:
+            return mapping[key]
+    return None
+
+
+def is_blank(value: Any) -> bool:
+    """True for None, an empty or whitespace-only string, and an empty list or mapping."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | Mapping):
+        return len(value) == 0
+    return False
