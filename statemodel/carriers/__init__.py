@@ -1,0 +1,1 @@
+"""Carrier raw-code mapping tables and the normalised carrier event (pure, no I/O but data)."""
