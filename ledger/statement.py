@@ -117,8 +117,21 @@ class Statement:
         actor = obj["actor"]
         if not isinstance(actor, dict) or set(actor) != {"type", "id"}:
             raise ValueError("statement actor must be {type, id}")
-        for name in ("log", "kind", "tenant", "order", "prev", "to", "event", "event_time",
-                     "recorded_at", "payload_digest", "model", "rules", "key_id"):
+        for name in (
+            "log",
+            "kind",
+            "tenant",
+            "order",
+            "prev",
+            "to",
+            "event",
+            "event_time",
+            "recorded_at",
+            "payload_digest",
+            "model",
+            "rules",
+            "key_id",
+        ):
             if not isinstance(obj[name], str):
                 raise ValueError(f"statement field {name!r} must be a string")
         for name in ("v", "seq"):

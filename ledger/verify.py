@@ -66,7 +66,7 @@ class VerificationError(Exception):
     """Root of every verification failure, each with a precise message."""
 
 
-class MalformedBundle(VerificationError):  # noqa: N818
+class MalformedBundle(VerificationError):
     """The input cannot be read as a bundle at all (the CLI's exit 2)."""
 
 
@@ -74,47 +74,47 @@ class MalformedTrustSet(MalformedBundle):
     """The trust set cannot be read (a MalformedBundle, so it also means exit 2)."""
 
 
-class UntrustedKey(VerificationError):  # noqa: N818
+class UntrustedKey(VerificationError):
     """Rule 0: a bundle key differs from, or is missing in, the trust set."""
 
 
-class BadFormat(VerificationError):  # noqa: N818
+class BadFormat(VerificationError):
     """Rule 1: wrong format tag, or a statement/entry without exactly the v1 fields."""
 
 
-class BadCheckpoint(VerificationError):  # noqa: N818
+class BadCheckpoint(VerificationError):
     """Rule 2: the checkpoint is malformed, for another log, or not signed by the log key."""
 
 
-class BadNote(VerificationError):  # noqa: N818
+class BadNote(VerificationError):
     """A C2SP signed note or verifier key is malformed, or its signature does not verify."""
 
 
-class BadSignature(VerificationError):  # noqa: N818
+class BadSignature(VerificationError):
     """Rule 3: a record signature does not verify, or its key may not sign at that time."""
 
 
-class SequenceGap(VerificationError):  # noqa: N818
+class SequenceGap(VerificationError):
     """Rule 4: entries are not seq 0..n in order."""
 
 
-class BrokenLink(VerificationError):  # noqa: N818
+class BrokenLink(VerificationError):
     """Rule 4: a `prev` does not link to the previous statement, or the chain is mixed."""
 
 
-class BadPayloadDigest(VerificationError):  # noqa: N818
+class BadPayloadDigest(VerificationError):
     """Rule 5: payload and salt do not hash to `payload_digest`."""
 
 
-class IllegalTransitionInBundle(VerificationError):  # noqa: N818
+class IllegalTransitionInBundle(VerificationError):
     """Rule 6: no catalogue for `model`, or a record does not follow a catalogue edge."""
 
 
-class BadInclusionProof(VerificationError):  # noqa: N818
+class BadInclusionProof(VerificationError):
     """Rule 7: an inclusion proof does not prove the leaf in the checkpoint's tree."""
 
 
-class BadConsistencyProof(VerificationError):  # noqa: N818
+class BadConsistencyProof(VerificationError):
     """Rule 8: the old checkpoint is not a prefix of the bundle's checkpoint."""
 
 

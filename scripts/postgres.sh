@@ -40,6 +40,15 @@ s.close()
 PY
 }
 
+# Globals, not locals: the EXIT trap runs after with_pg has returned.
+PG_BINDIR="" PG_DIR="" RUN_AS=()
+
+stop_pg() {
+  [ -n "$PG_DIR" ] || return 0
+  "${RUN_AS[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
 with_pg() {
   local bindir dir port run_as=()
   bindir=$(pg_bindir) || { echo "postgres.sh: PostgreSQL server not installed (run: scripts/postgres.sh install)" >&2; exit 1; }
@@ -49,11 +58,8 @@ with_pg() {
     chown postgres: "$dir"
     run_as=(runuser -u postgres --)
   fi
-  cleanup() {
-    "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  }
-  trap cleanup EXIT
+  PG_BINDIR=$bindir PG_DIR=$dir RUN_AS=("${run_as[@]}")
+  trap stop_pg EXIT
   "${run_as[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   # fsync stays on: the suite tests durability claims against a real server.
   "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \

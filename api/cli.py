@@ -1,0 +1,136 @@
+"""The `orderledger` command line.
+
+Every command reads its settings from the environment (ledger.settings), prints results on
+stdout, and on bad input prints ONE line on stderr and exits non-zero:
+  0 success, 1 the check failed (audit / verify found problems), 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from api import commands_evidence, commands_ledger, commands_model
+from ledger.verify import MalformedBundle
+from statemodel.errors import OrderledgerError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line usage: reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (not the usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+Handler = Callable[[argparse.Namespace, TextIO], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="orderledger", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    model = sub.add_parser("model", help="the state catalogue")
+    model_sub = model.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    model_sub.add_parser("show", help="states and sub-states as a table").set_defaults(
+        handler=commands_model.model_show
+    )
+    exp = model_sub.add_parser("export", help="catalogue JSON with its digest")
+    exp.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    exp.set_defaults(handler=commands_model.model_export)
+    model_sub.add_parser("diagram", help="Mermaid stateDiagram-v2").set_defaults(
+        handler=commands_model.model_diagram
+    )
+    doc = model_sub.add_parser("doc", help="docs/state-model.md (diagram and tables)")
+    doc.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    doc.set_defaults(handler=commands_model.model_doc)
+
+    registry = sub.add_parser("registry", help="the ISO/IEC 11179 metadata registry")
+    reg_sub = registry.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    reg_exp = reg_sub.add_parser("export", help="export every administered item")
+    reg_exp.add_argument("--format", choices=("json", "csv"), default="json")
+    reg_exp.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    reg_exp.set_defaults(handler=commands_model.registry_export)
+
+    keys = sub.add_parser("keys", help="signing keys and the log key")
+    keys_sub = keys.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    keys_sub.add_parser("list", help="published keys with their intervals").set_defaults(
+        handler=commands_ledger.keys_list
+    )
+    keys_sub.add_parser("rotate", help="a new record signing key signs from now on").set_defaults(
+        handler=commands_ledger.keys_rotate
+    )
+    keys_exp = keys_sub.add_parser("export", help="the trust set of evidence-format §7")
+    keys_exp.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    keys_exp.set_defaults(handler=commands_ledger.keys_export)
+
+    demo = sub.add_parser("demo", help="load realistic demo orders through whole lifecycles")
+    demo.set_defaults(handler=commands_ledger.demo)
+
+    export = sub.add_parser("export", help="proof bundle of one order (evidence-format §6)")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("--order", required=True)
+    export.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    export.set_defaults(handler=commands_evidence.export)
+
+    verify = sub.add_parser(
+        "verify", help="verify a bundle offline: exit 0 ok, 1 failed, 2 unreadable"
+    )
+    verify.add_argument("bundle", type=Path)
+    verify.add_argument("--trust", type=Path, help="trust set from `orderledger keys export`")
+    verify.add_argument("--checkpoint", type=Path, help="an older checkpoint you kept")
+    verify.add_argument(
+        "--consistency-proof",
+        type=Path,
+        help='JSON {"old_size", "new_size", "proof"} from the older checkpoint',
+    )
+    verify.set_defaults(handler=commands_evidence.verify)
+
+    checkpoint = sub.add_parser("checkpoint", help="print the latest signed checkpoint")
+    checkpoint.set_defaults(handler=commands_evidence.checkpoint)
+
+    audit = sub.add_parser("audit", help="check every chain, signature and payload")
+    audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    audit.set_defaults(handler=commands_ledger.audit)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Handler = args.handler
+        return handler(args, out)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except (commands_evidence.InputUnreadable, MalformedBundle) as exc:
+        print(f"orderledger: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OrderledgerError as exc:
+        print(f"orderledger: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(
+            f"orderledger: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except json.JSONDecodeError as exc:
+        print(f"orderledger: error: malformed JSON: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

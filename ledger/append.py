@@ -1,0 +1,351 @@
+"""The append service: validate → chain → sign → store, in one database transaction.
+
+Everything that makes a record (the machine's verdict, the payload schema, the chain
+link, the signature, the idempotency entry, the head advance) happens inside one unit of
+work, so a record is acknowledged only when all of it is durable (DESIGN invariant 1) and
+a rejected request leaves no trace (invariant 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from ledger.canonical import new_salt, payload_digest, statement_hash
+from ledger.clock import Clock
+from ledger.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InvalidInput,
+    OrderExists,
+    UnknownOrder,
+)
+from ledger.keys import LocalKey
+from ledger.models import ModelBook
+from ledger.statement import GENESIS_PREV, Actor, Kind, Statement
+from ledger.store import IdempotencyEntry, OrderHead, Recorder, StoredRecord, UnitOfWork
+from ledger.timefmt import format_time, parse_time
+from statemodel.canonical import canonical_json, sha256_hex
+
+#: An event time further in the future than this is refused: it cannot be a real scan.
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+MAX_ID_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class EventRequest:
+    """A proposed record: create an order (`event` is a creation event) or move it.
+
+    `expected_seq` is the head seq the client last saw; when given, the append is refused
+    with ConcurrencyConflict if the chain has moved since.
+    """
+
+    tenant: str
+    order: str
+    event: str
+    event_time: str
+    actor: Actor
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    expected_seq: int | None = None
+    idempotency_key: str | None = None
+    create: bool = False
+
+    def fingerprint(self) -> str:
+        """Hash of everything that defines the request, for idempotent replays."""
+        return sha256_hex(
+            canonical_json(
+                {
+                    "tenant": self.tenant,
+                    "order": self.order,
+                    "event": self.event,
+                    "event_time": self.event_time,
+                    "actor": self.actor.to_json(),
+                    "payload": dict(self.payload),
+                    "expected_seq": self.expected_seq,
+                    "create": self.create,
+                }
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The stored record an append produced (or, on replay, had produced before)."""
+
+    record: StoredRecord
+    replayed: bool = False
+
+
+class AppendService:
+    """Appends records to order chains.
+
+    One instance serves many threads: it holds no per-request state. The signing key and
+    the catalogues are shared; the recorder hands out one unit of work per call.
+    """
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        models: ModelBook,
+        signer: LocalKey,
+        rules: str,
+        log_origin: str,
+        clock: Clock,
+        future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    ) -> None:
+        self._recorder = recorder
+        self._models = models
+        self._signer = signer
+        self._rules = rules
+        self._log = log_origin
+        self._clock = clock
+        self._future_tolerance = future_tolerance
+
+    def append(self, request: EventRequest) -> Appended:
+        """Append one record. Raises an InvalidInput subclass (nothing stored) when the
+        request is refused: UnknownOrder, OrderExists, UnknownEvent, IllegalTransition,
+        PayloadInvalid, ConcurrencyConflict, IdempotencyConflict."""
+        result = self.append_many([request])[0]
+        if isinstance(result, InvalidInput):
+            raise result
+        return result
+
+    def append_many(self, requests: Sequence[EventRequest]) -> list[Appended | InvalidInput]:
+        """Append a batch in ONE transaction; each item gets its record or its error.
+
+        Items are judged in order, and a later item sees the chain heads that earlier items
+        of the batch produced. Refused items change nothing; the good ones commit together.
+        """
+        results: list[Appended | InvalidInput] = []
+        with self._recorder.unit_of_work() as uow:
+            pending: dict[tuple[str, str], _Pending] = {}
+            # Idempotency keys first used inside this batch are not in the database yet.
+            batch_keys: dict[tuple[str, str], tuple[str, Appended]] = {}
+            for request in requests:
+                try:
+                    result = _replay_within(batch_keys, request) or self._judge(
+                        uow, request, pending
+                    )
+                except InvalidInput as exc:
+                    results.append(exc)
+                    continue
+                results.append(result)
+                if request.idempotency_key is not None:
+                    batch_keys.setdefault(
+                        (request.tenant, request.idempotency_key), (request.fingerprint(), result)
+                    )
+            ids = self._store(uow, requests, results, pending)
+        return [
+            replace(r, record=replace(r.record, record_id=ids[r.record.statement_hash]))
+            if isinstance(r, Appended) and r.record.record_id is None
+            else r
+            for r in results
+        ]
+
+    # -- the steps -----------------------------------------------------------------
+
+    def _judge(
+        self, uow: UnitOfWork, request: EventRequest, pending: dict[tuple[str, str], _Pending]
+    ) -> Appended:
+        """Decide and build one record (signed) without writing anything yet.
+
+        `pending` holds the heads this unit of work has advanced but not yet written, so a
+        batch can carry several records of one order.
+        """
+        _check_ids(request)
+        if request.idempotency_key is not None:
+            replay = self._replay(uow, request)
+            if replay is not None:
+                return replay
+        key = (request.tenant, request.order)
+        staged = pending.get(key)
+        head = staged.head if staged is not None else uow.lock_head(request.tenant, request.order)
+        if request.create:
+            if head is not None:
+                raise OrderExists(
+                    f"order {request.order!r} of tenant {request.tenant!r} exists already",
+                    field="order",
+                )
+        elif head is None:
+            raise UnknownOrder(
+                f"no order {request.order!r} for tenant {request.tenant!r}", field="order"
+            )
+        stale = head is not None and request.expected_seq not in (None, head.head_seq)
+        if stale and head is not None:
+            raise ConcurrencyConflict(
+                f"expected_seq {request.expected_seq} is stale: the chain head is at "
+                f"seq {head.head_seq}",
+                expected_seq=request.expected_seq,
+                actual_seq=head.head_seq,
+            )
+
+        model = self._models.current if head is None else self._models.get(uow, head.model)
+        machine = model.machine
+        from_state = None if head is None else head.sub_state
+        to_state = machine.target(from_state, request.event)
+        machine.validate_payload(to_state, dict(request.payload))
+
+        now = self._clock.now()
+        event_moment = parse_time(request.event_time, field="event_time")
+        if event_moment > now + self._future_tolerance:
+            raise InvalidInput(
+                f"event_time {request.event_time} lies in the future (now {format_time(now)}, "
+                f"tolerance {self._future_tolerance})",
+                field="event_time",
+            )
+        salt = new_salt()
+        payload = dict(request.payload)
+        statement = Statement(
+            log=self._log,
+            kind=Kind.TRANSITION,
+            tenant=request.tenant,
+            order=request.order,
+            seq=0 if head is None else head.head_seq + 1,
+            prev=GENESIS_PREV if head is None else head.head_hash,
+            from_state=from_state,
+            to_state=to_state,
+            event=request.event,
+            event_time=format_time(event_moment),
+            recorded_at=format_time(now),
+            actor=request.actor,
+            payload_digest=payload_digest(salt, payload),
+            model=model.digest,
+            rules=self._rules,
+            key_id=self._signer.key_id,
+        )
+        digest = statement_hash(statement)
+        record = StoredRecord(
+            statement=statement,
+            statement_hash=digest.hex(),
+            signature=self._signer.sign_record(digest),
+            record_id=None,
+            payload=payload,
+            salt=salt,
+        )
+        new_head = OrderHead(
+            tenant=request.tenant,
+            order=request.order,
+            sub_state=to_state,
+            main_state=machine.main_of(to_state),
+            head_seq=statement.seq,
+            head_hash=record.statement_hash,
+            model=model.digest,
+            created_at=statement.recorded_at if head is None else head.created_at,
+            updated_at=statement.recorded_at,
+        )
+        if staged is not None:
+            pending[key] = _Pending(new_head, staged.locked_seq)
+        else:
+            pending[key] = _Pending(new_head, None if head is None else head.head_seq)
+        return Appended(record)
+
+    def _replay(self, uow: UnitOfWork, request: EventRequest) -> Appended | None:
+        assert request.idempotency_key is not None
+        entry = uow.get_idempotency(request.tenant, request.idempotency_key)
+        if entry is None:
+            return None
+        if entry.request_hash != request.fingerprint():
+            raise IdempotencyConflict(
+                f"Idempotency-Key {request.idempotency_key!r} was used before with a "
+                "different request"
+            )
+        original = uow.get_record(entry.record_id)
+        return Appended(original, replayed=True)
+
+    def _store(
+        self,
+        uow: UnitOfWork,
+        requests: Sequence[EventRequest],
+        results: Sequence[Appended | InvalidInput],
+        pending: Mapping[tuple[str, str], _Pending],
+    ) -> dict[str, int]:
+        """Write the new records, their heads and idempotency entries.
+
+        Returns the database id of each new record by statement hash. Each order's head is
+        written once (its last pending state), version-checked against the seq it had when
+        this unit of work locked it.
+        """
+        new = [
+            (q, r)
+            for q, r in zip(requests, results, strict=True)
+            if isinstance(r, Appended) and not r.replayed
+        ]
+        if not new:
+            return {}
+        records = [r.record for _, r in new]
+        ids = dict(
+            zip((r.statement_hash for r in records), uow.insert_records(records), strict=True)
+        )
+        for entry in pending.values():
+            if entry.locked_seq is None:
+                uow.insert_order(entry.head)
+            else:
+                head = entry.head
+                uow.advance_head(
+                    head.tenant,
+                    head.order,
+                    expected_seq=entry.locked_seq,
+                    new_seq=head.head_seq,
+                    head_hash=head.head_hash,
+                    sub_state=head.sub_state,
+                    main_state=head.main_state,
+                    model=head.model,
+                    updated_at=head.updated_at,
+                )
+        for request, result in new:
+            if request.idempotency_key is not None:
+                uow.put_idempotency(
+                    IdempotencyEntry(
+                        tenant=request.tenant,
+                        key=request.idempotency_key,
+                        request_hash=request.fingerprint(),
+                        record_id=ids[result.record.statement_hash],
+                        created_at=result.record.statement.recorded_at,
+                    )
+                )
+        return ids
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An order head as this unit of work will leave it; `locked_seq` is the seq it had in
+    the database when locked (None for an order this unit of work creates)."""
+
+    head: OrderHead
+    locked_seq: int | None
+
+
+def _replay_within(
+    batch_keys: Mapping[tuple[str, str], tuple[str, Appended]], request: EventRequest
+) -> Appended | None:
+    """A replay of an idempotency key that an earlier item of the same batch used."""
+    if request.idempotency_key is None:
+        return None
+    seen = batch_keys.get((request.tenant, request.idempotency_key))
+    if seen is None:
+        return None
+    fingerprint, original = seen
+    if fingerprint != request.fingerprint():
+        raise IdempotencyConflict(
+            f"Idempotency-Key {request.idempotency_key!r} was used earlier in this batch "
+            "with a different request"
+        )
+    return Appended(original.record, replayed=True)
+
+
+def _check_ids(request: EventRequest) -> None:
+    for name, value in (("tenant", request.tenant), ("order", request.order)):
+        if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+            raise InvalidInput(
+                f"{name}: must be 1–{MAX_ID_LENGTH} printable characters", field=name
+            )
+    if request.idempotency_key is not None and not (
+        0 < len(request.idempotency_key) <= 255 and request.idempotency_key.isprintable()
+    ):
+        raise InvalidInput(
+            "Idempotency-Key must be 1–255 printable characters", field="Idempotency-Key"
+        )

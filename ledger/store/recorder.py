@@ -1,0 +1,255 @@
+"""The storage interface: a `Recorder` hands out `UnitOfWork`s, one database transaction each.
+
+The application owns the transaction (STYLE.md §3): it opens a unit of work, calls as many
+data-access methods as one request needs, and the unit of work commits when the `with`
+block ends cleanly and rolls back when it raises. No method below ever commits.
+
+Two implementations share one SQLAlchemy Core implementation (`ledger.store.core`):
+`ledger.store.sqlite` (embedded default) and `ledger.store.postgres` (production).
+Every driver error leaves these methods as a ledger error (`ledger.store.errors`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ledger.errors import ConfigurationError
+from ledger.store.rows import (
+    CatalogueRow,
+    CheckpointRow,
+    IdempotencyEntry,
+    KeyRow,
+    OrderHead,
+    StoredRecord,
+)
+
+NodeId = tuple[int, int]
+"""A perfect subtree of the Merkle log: (level, index at that level)."""
+
+
+class UnitOfWork(ABC):
+    """The data-access methods of one transaction. Never commits; see `Recorder`."""
+
+    # --- order heads -------------------------------------------------------------------
+
+    @abstractmethod
+    def lock_head(self, tenant: str, order: str) -> OrderHead | None:
+        """The order's head, locked until the transaction ends (PostgreSQL `FOR UPDATE`;
+        SQLite transactions are serialised by `BEGIN IMMEDIATE` already); None if the
+        order does not exist."""
+
+    @abstractmethod
+    def get_head(self, tenant: str, order: str) -> OrderHead | None:
+        """The order's head without locking it; None if the order does not exist."""
+
+    @abstractmethod
+    def insert_order(self, head: OrderHead) -> None:
+        """Create an order's head. Raises OrderExists when the order exists."""
+
+    @abstractmethod
+    def insert_orders(self, heads: Sequence[OrderHead]) -> None:
+        """`insert_order` for a batch, in one round trip where the driver can."""
+
+    @abstractmethod
+    def advance_head(
+        self,
+        tenant: str,
+        order: str,
+        *,
+        expected_seq: int,
+        new_seq: int,
+        head_hash: str,
+        sub_state: str,
+        main_state: str,
+        model: str,
+        updated_at: str,
+    ) -> None:
+        """Move the head from `expected_seq` to `new_seq`. Raises ConcurrencyConflict
+        (with the actual seq) when the head is no longer at `expected_seq`."""
+
+    @abstractmethod
+    def advance_heads(self, moves: Sequence[tuple[int, OrderHead]]) -> None:
+        """`advance_head` for a batch of (expected_seq, new head) pairs, one per order, in
+        one round trip where the driver can. Raises ConcurrencyConflict naming the first
+        order whose head is not at its expected seq."""
+
+    # --- records -----------------------------------------------------------------------
+
+    @abstractmethod
+    def insert_records(self, records: Sequence[StoredRecord]) -> list[int]:
+        """Store records with their payloads and queue them for the Merkle log; returns
+        their ids in the order given. Raises ConcurrencyConflict when a (tenant, order,
+        seq) or a statement hash is stored already."""
+
+    @abstractmethod
+    def find_record(self, record_id: int) -> StoredRecord | None:
+        """The record with this id (with its payload), or None."""
+
+    @abstractmethod
+    def get_record(self, record_id: int) -> StoredRecord:
+        """The record with this id; raises StorageError when there is none (for ids that
+        came from the database itself, such as an idempotency entry's)."""
+
+    @abstractmethod
+    def get_chain(self, tenant: str, order: str) -> list[StoredRecord]:
+        """Every record of one order in `seq` order, with payloads; [] for no order."""
+
+    @abstractmethod
+    def iter_orders(self, *, batch: int = 500) -> Iterator[OrderHead]:
+        """Every order head by (tenant, order), fetched `batch` rows at a time. Consume
+        it inside the unit of work."""
+
+    @abstractmethod
+    def iter_records(self, after_id: int = 0, limit: int = 1000) -> list[StoredRecord]:
+        """Up to `limit` records with id > `after_id`, in id order, with payloads (a page
+        of a full-database audit: pass the last id back as `after_id`)."""
+
+    @abstractmethod
+    def count_records(self) -> int: ...
+
+    @abstractmethod
+    def erase_payloads(self, record_ids: Sequence[int]) -> int:
+        """Set payload and salt of these records to NULL (retention); returns how many
+        payloads were erased now (already erased ones are not counted). In PostgreSQL
+        this declares `orderledger.purpose = 'retention'`, which the trigger demands."""
+
+    # --- idempotency -------------------------------------------------------------------
+
+    @abstractmethod
+    def get_idempotency(self, tenant: str, key: str) -> IdempotencyEntry | None: ...
+
+    @abstractmethod
+    def put_idempotency(self, entry: IdempotencyEntry) -> None:
+        """Raises ConcurrencyConflict when another request stored the key first."""
+
+    @abstractmethod
+    def put_idempotencies(self, entries: Sequence[IdempotencyEntry]) -> None:
+        """`put_idempotency` for a batch, in one round trip where the driver can."""
+
+    # --- catalogues --------------------------------------------------------------------
+
+    @abstractmethod
+    def save_catalogue(self, digest: str, version: str, document: Mapping[str, Any]) -> None:
+        """Store a catalogue by digest; does nothing when that digest is stored."""
+
+    @abstractmethod
+    def get_catalogue(self, digest: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def list_catalogues(self) -> list[CatalogueRow]:
+        """Every stored catalogue, ordered by digest."""
+
+    # --- keys --------------------------------------------------------------------------
+
+    @abstractmethod
+    def insert_key(self, row: KeyRow) -> None:
+        """Publish a key. Raises KeyStoreError when its key_id is published already."""
+
+    @abstractmethod
+    def close_key(self, key_id: str, not_after: str) -> None:
+        """End an active key's interval. Raises KeyStoreError when the key is unknown or
+        closed already."""
+
+    @abstractmethod
+    def list_keys(self) -> list[KeyRow]:
+        """Every published key, ordered by (not_before, key_id)."""
+
+    # --- Merkle log --------------------------------------------------------------------
+
+    @abstractmethod
+    def take_unsequenced(self, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` queued (record_id, statement_hash) pairs in id order, holding the
+        sequencer lock until the transaction ends (so one sequencer integrates at a time)."""
+
+    @abstractmethod
+    def store_leaves(
+        self, start_index: int, record_ids: Sequence[int], leaf_hashes: Sequence[bytes]
+    ) -> None:
+        """Append leaves `start_index`, `start_index + 1`, .... Raises SequencerConflict
+        unless `start_index` is the log size, or when a record is a leaf already."""
+
+    @abstractmethod
+    def store_nodes(self, nodes: Mapping[NodeId, bytes]) -> None:
+        """Store perfect-subtree hashes. Raises SequencerConflict when one exists."""
+
+    @abstractmethod
+    def delete_from_queue(self, record_ids: Sequence[int]) -> None: ...
+
+    @abstractmethod
+    def get_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        """The stored hashes among `ids`, in one query (the `NodeReader` protocol)."""
+
+    @abstractmethod
+    def log_size(self) -> int:
+        """Number of leaves in the Merkle log."""
+
+    @abstractmethod
+    def leaf_of(self, record_id: int) -> int | None:
+        """The leaf index of a record, or None while it is not sequenced."""
+
+    @abstractmethod
+    def insert_checkpoint(self, row: CheckpointRow) -> bool:
+        """Store a checkpoint; False (and nothing changed) when one of that size exists."""
+
+    @abstractmethod
+    def latest_checkpoint(self) -> CheckpointRow | None: ...
+
+    @abstractmethod
+    def list_checkpoints(self) -> list[CheckpointRow]:
+        """Every checkpoint, by size."""
+
+
+class Recorder(ABC):
+    """A database: migrations, units of work, and the connection pool behind them."""
+
+    dialect: str
+    """"sqlite" or "postgresql"."""
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (alembic `upgrade head`); a no-op when
+        it is there. Raises StorageError when the database refuses."""
+
+    @abstractmethod
+    def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """One database transaction: commits when the block ends cleanly, rolls back when
+        it raises. SQLite starts it with `BEGIN IMMEDIATE` (writers serialise from the
+        start), or a plain `BEGIN` when `read_only`; PostgreSQL marks a `read_only` one
+        READ ONLY. Raises StorageError when the database cannot be reached or the commit
+        fails."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every pooled connection."""
+
+
+def open_recorder(url: str) -> Recorder:
+    """The recorder for a database URL: `sqlite:///path/to/file.db` or
+    `postgresql+psycopg://user@host:port/db` (`postgresql://` means psycopg too).
+
+    Connects lazily: a server that cannot be reached fails at the first unit of work.
+    Raises ConfigurationError for a URL that names no usable database.
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(f"not a database URL: {url!r}") from exc
+    # Imported here: both backends import this module for the interface.
+    if parsed.get_backend_name() == "sqlite":
+        from ledger.store.sqlite import SqliteRecorder
+
+        return SqliteRecorder.from_url(parsed)
+    if parsed.get_backend_name() in ("postgresql", "postgres"):
+        from ledger.store.postgres import PostgresRecorder
+
+        return PostgresRecorder.from_url(parsed)
+    raise ConfigurationError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or "
+        "postgresql+psycopg://"
+    )

@@ -1,0 +1,84 @@
+"""What the recorder hands in and out: frozen values, never ORM objects.
+
+Times are the canonical RFC 3339 text of `ledger.timefmt`, exactly as stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ledger.statement import Statement
+
+KeyPurpose = Literal["record", "log"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHead:
+    """Where one order's chain stands: its last record and the state it left."""
+
+    tenant: str
+    order: str
+    sub_state: str
+    main_state: str
+    head_seq: int
+    head_hash: str
+    model: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A statement with its hash (hex), signature (b64), database id and payload.
+
+    `record_id` is None before the record is inserted. `payload` and `salt` are both None
+    once retention erased them.
+    """
+
+    statement: Statement
+    statement_hash: str
+    signature: str
+    record_id: int | None = None
+    payload: dict[str, Any] | None = None
+    salt: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyEntry:
+    tenant: str
+    key: str
+    request_hash: str
+    record_id: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """A published public key: may sign from `not_before` until `not_after` (None: active)."""
+
+    key_id: str
+    purpose: KeyPurpose
+    alg: str
+    public_key: bytes
+    not_before: str
+    not_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    """A checkpoint of the log: `root` is the raw 32-byte tree hash, `note` the signed note."""
+
+    size: int
+    root: bytes
+    note: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueRow:
+    """A stored state catalogue; `document` is the JSON value whose digest is `digest`."""
+
+    digest: str
+    version: str
+    document: dict[str, Any]

@@ -1,0 +1,242 @@
+"""The ledger's tables as SQLModel classes: the schema in one readable place.
+
+The migration (`ledger/migrations/versions/0001_initial.py`) creates exactly these tables
+and a test compares the two. Queries on the hot path use SQLAlchemy Core on the `Table`
+objects exported at the bottom (`ORDERS`, `RECORDS`, ...), never ORM sessions.
+
+Every constraint has a name: `ledger.store.errors` translates driver errors by name.
+Times are TEXT in the canonical RFC 3339 form of `ledger.timefmt` (UTC, milliseconds,
+`Z`): fixed width, so text order is time order, and a value read back hashes to the bytes
+that were signed. Hashes that statements carry are hex TEXT; Merkle hashes are raw bytes.
+"""
+
+# No `from __future__ import annotations`: SQLModel reads these annotations at run time.
+
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+#: records.id: BIGINT in PostgreSQL; in SQLite only `INTEGER PRIMARY KEY` is the
+#: auto-assigned rowid, so the variant keeps autoincrement working there.
+RECORD_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Integer primary keys that the ledger assigns itself (leaf index, tree size, ...).
+_NO_AUTOINCREMENT = {"autoincrement": False}
+
+
+class Order(SQLModel, table=True):
+    """The head of one order's chain: the only rows the application updates."""
+
+    __tablename__ = "orders"
+    __table_args__ = (PrimaryKeyConstraint("tenant", "order_id", name="pk_orders"),)
+
+    tenant: str = Field(sa_type=Text, primary_key=True)
+    order_id: str = Field(sa_type=Text, primary_key=True)
+    sub_state: str = Field(sa_type=Text)
+    main_state: str = Field(sa_type=Text)
+    head_seq: int = Field(sa_type=BigInteger)
+    head_hash: str = Field(sa_type=Text)
+    model: str = Field(sa_type=Text)
+    created_at: str = Field(sa_type=Text)
+    updated_at: str = Field(sa_type=Text)
+
+
+class Record(SQLModel, table=True):
+    """One signed statement (evidence-format §1), its hash and signature. Append-only."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_records"),
+        UniqueConstraint("tenant", "order_id", "seq", name="uq_records_order_seq"),
+        UniqueConstraint("statement_hash", name="uq_records_statement_hash"),
+        Index("ix_records_tenant_to_state", "tenant", "to_state"),
+        Index("ix_records_event_time", "event_time"),
+        Index("ix_records_recorded_at", "recorded_at"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    v: int = Field(sa_type=Integer)
+    log: str = Field(sa_type=Text)
+    kind: str = Field(sa_type=Text)
+    tenant: str = Field(sa_type=Text)
+    order_id: str = Field(sa_type=Text)
+    seq: int = Field(sa_type=BigInteger)
+    prev: str = Field(sa_type=Text)
+    from_state: str | None = Field(default=None, sa_type=Text, nullable=True)
+    to_state: str = Field(sa_type=Text)
+    event: str = Field(sa_type=Text)
+    event_time: str = Field(sa_type=Text)
+    recorded_at: str = Field(sa_type=Text)
+    actor_type: str = Field(sa_type=Text)
+    actor_id: str = Field(sa_type=Text)
+    payload_digest: str = Field(sa_type=Text)
+    model: str = Field(sa_type=Text)
+    rules: str = Field(sa_type=Text)
+    key_id: str = Field(sa_type=Text)
+    statement_hash: str = Field(sa_type=Text)
+    signature: str = Field(sa_type=Text)
+
+
+class Payload(SQLModel, table=True):
+    """A record's payload (canonical JSON text) and salt; both NULL once erased."""
+
+    __tablename__ = "payloads"
+    __table_args__ = (
+        PrimaryKeyConstraint("record_id", name="pk_payloads"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_payloads_record"),
+        CheckConstraint(
+            "(payload IS NULL) = (salt IS NULL)", name="ck_payloads_both_or_neither"
+        ),
+    )
+
+    record_id: int = Field(sa_type=RECORD_ID_TYPE, primary_key=True)
+    payload: str | None = Field(default=None, sa_type=Text, nullable=True)
+    salt: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
+
+
+class Catalogue(SQLModel, table=True):
+    """Every state catalogue ever in force, by digest (`sha256:` + hex)."""
+
+    __tablename__ = "catalogues"
+    __table_args__ = (PrimaryKeyConstraint("digest", name="pk_catalogues"),)
+
+    digest: str = Field(sa_type=Text, primary_key=True)
+    version: str = Field(sa_type=Text)
+    document: str = Field(sa_type=Text)
+
+
+class SigningKey(SQLModel, table=True):
+    """A published public key and its interval; only `not_after` may change, once."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (
+        PrimaryKeyConstraint("key_id", name="pk_signing_keys"),
+        CheckConstraint("purpose IN ('record', 'log')", name="ck_signing_keys_purpose"),
+    )
+
+    key_id: str = Field(sa_type=Text, primary_key=True)
+    purpose: str = Field(sa_type=Text)
+    alg: str = Field(sa_type=Text)
+    public_key: bytes = Field(sa_type=LargeBinary)
+    not_before: str = Field(sa_type=Text)
+    not_after: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client's idempotency key, the fingerprint of its request and the record made."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant", "key", name="pk_idempotency_keys"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_idempotency_keys_record"),
+    )
+
+    tenant: str = Field(sa_type=Text, primary_key=True)
+    key: str = Field(sa_type=Text, primary_key=True)
+    request_hash: str = Field(sa_type=Text)
+    record_id: int = Field(sa_type=RECORD_ID_TYPE)
+    created_at: str = Field(sa_type=Text)
+
+
+class SequencingQueue(SQLModel, table=True):
+    """Records committed but not yet in the Merkle log.
+
+    A trigger on `records` fills it, so no committed record can escape the log; the
+    sequencer deletes what it integrated. Leaf order is the order the sequencer finds
+    committed rows here, never the order ids were allocated in.
+    """
+
+    __tablename__ = "sequencing_queue"
+    __table_args__ = (
+        PrimaryKeyConstraint("record_id", name="pk_sequencing_queue"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_sequencing_queue_record"),
+    )
+
+    record_id: int = Field(sa_type=RECORD_ID_TYPE, primary_key=True)
+
+
+class Leaf(SQLModel, table=True):
+    """Leaf `leaf_index` of the Merkle log: a record's RFC 9162 leaf hash (raw bytes)."""
+
+    __tablename__ = "leaves"
+    __table_args__ = (
+        PrimaryKeyConstraint("leaf_index", name="pk_leaves"),
+        UniqueConstraint("record_id", name="uq_leaves_record"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_leaves_record"),
+    )
+
+    leaf_index: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINCREMENT
+    )
+    record_id: int = Field(sa_type=RECORD_ID_TYPE)
+    leaf_hash: bytes = Field(sa_type=LargeBinary)
+
+
+class MerkleNode(SQLModel, table=True):
+    """The hash of the perfect subtree at (`level`, `idx`): leaves idx·2^level onwards."""
+
+    __tablename__ = "merkle_nodes"
+    __table_args__ = (PrimaryKeyConstraint("level", "idx", name="pk_merkle_nodes"),)
+
+    level: int = Field(sa_type=Integer, primary_key=True, sa_column_kwargs=_NO_AUTOINCREMENT)
+    idx: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINCREMENT)
+    hash: bytes = Field(sa_type=LargeBinary)
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed checkpoint (C2SP signed note) of the log at `size`."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (PrimaryKeyConstraint("size", name="pk_checkpoints"),)
+
+    size: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTOINCREMENT)
+    root: bytes = Field(sa_type=LargeBinary)
+    note: str = Field(sa_type=Text)
+    created_at: str = Field(sa_type=Text)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+ORDERS = _table(Order)
+RECORDS = _table(Record)
+PAYLOADS = _table(Payload)
+CATALOGUES = _table(Catalogue)
+SIGNING_KEYS = _table(SigningKey)
+IDEMPOTENCY_KEYS = _table(IdempotencyKey)
+SEQUENCING_QUEUE = _table(SequencingQueue)
+LEAVES = _table(Leaf)
+MERKLE_NODES = _table(MerkleNode)
+CHECKPOINTS = _table(Checkpoint)
+
+#: Every ledger table, parents before children (the order to create them in).
+LEDGER_TABLES: tuple[Table, ...] = (
+    ORDERS,
+    RECORDS,
+    PAYLOADS,
+    CATALOGUES,
+    SIGNING_KEYS,
+    IDEMPOTENCY_KEYS,
+    SEQUENCING_QUEUE,
+    LEAVES,
+    MERKLE_NODES,
+    CHECKPOINTS,
+)
+
+#: Tables whose rows the database refuses to UPDATE or DELETE (triggers; TRUNCATE too in
+#: PostgreSQL). `payloads` and `signing_keys` have narrower triggers of their own.
+APPEND_ONLY_TABLES: tuple[str, ...] = ("records", "leaves", "merkle_nodes", "checkpoints",
+                                       "catalogues")

@@ -1,0 +1,105 @@
+"""Migrations: a fresh database gets the whole schema; re-running changes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, inspect, text
+
+from ledger.migrations import alembic_config
+from ledger.store import Recorder, open_recorder
+from ledger.store.tables import LEDGER_TABLES
+from tests.store.factories import ALL_TABLES, engine_of, make_chain, store_order
+
+
+def schema_of(recorder: Recorder) -> dict[str, object]:
+    """Tables, their columns and indexes, triggers, and the alembic revision."""
+    engine = engine_of(recorder)
+    inspector = inspect(engine)
+    with engine.connect() as connection:
+        if recorder.dialect == "sqlite":
+            triggers = connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
+        else:
+            triggers = connection.execute(
+                text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars()
+        trigger_names = sorted(triggers)
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return {
+        "tables": {
+            name: ([c["name"] for c in inspector.get_columns(name)],
+                   sorted(str(i["name"]) for i in inspector.get_indexes(name)))
+            for name in inspector.get_table_names()
+        },
+        "triggers": trigger_names,
+        "revision": revision,
+    }
+
+
+def test_fresh_migration_builds_the_schema_and_a_rerun_changes_nothing(
+    empty_database_url: str,
+) -> None:
+    recorder = open_recorder(empty_database_url)
+    try:
+        recorder.migrate()
+        schema = schema_of(recorder)
+        store_order(recorder, make_chain(2))
+        recorder.migrate()
+        assert schema_of(recorder) == schema
+        with recorder.unit_of_work() as uow:
+            assert uow.count_records() == 2
+    finally:
+        recorder.close()
+    tables = schema["tables"]
+    assert isinstance(tables, dict)
+    assert set(tables) == {*ALL_TABLES, "alembic_version"}
+    assert schema["revision"] == "0001"
+    assert "records_enqueue" in schema["triggers"]  # type: ignore[operator]
+
+
+def test_migrated_schema_matches_the_table_classes(recorder: Recorder) -> None:
+    """tables.py and the migration describe the same schema (names, types, keys)."""
+    metadata = MetaData()
+    for table in LEDGER_TABLES:
+        table.to_metadata(metadata)
+    with engine_of(recorder).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_downgrade_then_upgrade_round_trips(empty_database_url: str) -> None:
+    recorder = open_recorder(empty_database_url)
+    try:
+        recorder.migrate()
+        schema = schema_of(recorder)
+        with engine_of(recorder).connect() as connection:
+            command.downgrade(alembic_config(connection), "base")
+            connection.commit()
+        assert set(inspect(engine_of(recorder)).get_table_names()) == {"alembic_version"}
+        recorder.migrate()
+        assert schema_of(recorder) == schema
+    finally:
+        recorder.close()
+
+
+def test_concurrent_first_starts_migrate_once(empty_database_url: str) -> None:
+    """Two services starting together on an empty database (two processes: alembic runs
+    one migration per process at a time): both succeed, and the schema is built once."""
+    script = ("import sys; from ledger.store import open_recorder; "
+              "open_recorder(sys.argv[1]).migrate()")
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, empty_database_url],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    recorder = open_recorder(empty_database_url)
+    try:
+        assert schema_of(recorder)["revision"] == "0001"
+    finally:
+        recorder.close()
