@@ -280,33 +280,23 @@ class AppendService:
         ids = dict(
             zip((r.statement_hash for r in records), uow.insert_records(records), strict=True)
         )
-        for entry in pending.values():
-            if entry.locked_seq is None:
-                uow.insert_order(entry.head)
-            else:
-                head = entry.head
-                uow.advance_head(
-                    head.tenant,
-                    head.order,
-                    expected_seq=entry.locked_seq,
-                    new_seq=head.head_seq,
-                    head_hash=head.head_hash,
-                    sub_state=head.sub_state,
-                    main_state=head.main_state,
-                    model=head.model,
-                    updated_at=head.updated_at,
+        uow.insert_orders([e.head for e in pending.values() if e.locked_seq is None])
+        uow.advance_heads(
+            [(e.locked_seq, e.head) for e in pending.values() if e.locked_seq is not None]
+        )
+        uow.put_idempotencies(
+            [
+                IdempotencyEntry(
+                    tenant=request.tenant,
+                    key=request.idempotency_key,
+                    request_hash=request.fingerprint(),
+                    record_id=ids[result.record.statement_hash],
+                    created_at=result.record.statement.recorded_at,
                 )
-        for request, result in new:
-            if request.idempotency_key is not None:
-                uow.put_idempotency(
-                    IdempotencyEntry(
-                        tenant=request.tenant,
-                        key=request.idempotency_key,
-                        request_hash=request.fingerprint(),
-                        record_id=ids[result.record.statement_hash],
-                        created_at=result.record.statement.recorded_at,
-                    )
-                )
+                for request, result in new
+                if request.idempotency_key is not None
+            ]
+        )
         return ids
 
 
