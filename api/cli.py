@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from api import commands_evidence, commands_ledger, commands_model
+from api import commands_apikeys, commands_evidence, commands_ledger, commands_model
 from ledger.verify import MalformedBundle
 from statemodel.errors import OrderledgerError
 
@@ -97,8 +97,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=commands_evidence.verify)
 
-    checkpoint = sub.add_parser("checkpoint", help="print the latest signed checkpoint")
+    checkpoint = sub.add_parser(
+        "checkpoint", help="integrate what is queued, print the newest signed checkpoint"
+    )
+    checkpoint.add_argument("--size", type=int, help="the stored checkpoint of this tree size")
+    checkpoint.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
     checkpoint.set_defaults(handler=commands_evidence.checkpoint)
+
+    proof = sub.add_parser("proof", help="Merkle log proofs on demand (JSON)")
+    proof_sub = proof.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    inclusion = proof_sub.add_parser(
+        "inclusion", help="a record (or leaf) is in the tree of a signed checkpoint"
+    )
+    inclusion.add_argument("--tenant")
+    inclusion.add_argument("--order")
+    inclusion.add_argument("--seq", type=int)
+    inclusion.add_argument("--leaf-index", type=int, help="instead of tenant/order/seq")
+    inclusion.add_argument("--size", type=int, help="checkpoint tree size (default: newest)")
+    inclusion.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    inclusion.set_defaults(handler=commands_evidence.proof_inclusion)
+    consistency = proof_sub.add_parser(
+        "consistency", help='{"old_size", "new_size", "proof"} for verify --consistency-proof'
+    )
+    consistency.add_argument("--old", type=int, required=True, help="tree size you kept")
+    consistency.add_argument("--new", type=int, help="newer tree size (default: newest)")
+    consistency.add_argument("-o", "--output", type=Path, help="write to FILE instead of stdout")
+    consistency.set_defaults(handler=commands_evidence.proof_consistency)
+
+    compliance = sub.add_parser("compliance", help="regulation compliance")
+    comp_sub = compliance.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    report = comp_sub.add_parser("report", help="completeness and findings per tenant")
+    report.add_argument("--tenant")
+    report.add_argument("--since", help="RFC 3339 time or date (YYYY-MM-DD, UTC)")
+    report.add_argument("--format", choices=("table", "json"), default="table")
+    report.set_defaults(handler=commands_ledger.compliance_report)
+
+    rules = sub.add_parser("rules", help="regulation packs")
+    rules_sub = rules.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    rules_sub.add_parser("show", help="every rule with its citation and severity").set_defaults(
+        handler=commands_model.rules_show
+    )
+
+    serve = sub.add_parser("serve", help="the HTTP API (uvicorn); prints demo keys on first start")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info",
+                       choices=("critical", "error", "warning", "info", "debug"))
+    serve.set_defaults(handler=commands_apikeys.serve)
+
+    apikeys = sub.add_parser("apikeys", help="API keys: create, list, revoke")
+    apikeys_sub = apikeys.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ak_create = apikeys_sub.add_parser("create", help="issue a key; its token is shown once")
+    ak_create.add_argument("--name", required=True, help="also the actor id of its records")
+    ak_create.add_argument("--role", required=True,
+                           choices=("platform", "carrier", "auditor", "legal", "admin"))
+    ak_create.add_argument("--tenant", help="required for platform and carrier; omit: all")
+    ak_create.set_defaults(handler=commands_apikeys.apikeys_create)
+    apikeys_sub.add_parser("list", help="every key, never a token").set_defaults(
+        handler=commands_apikeys.apikeys_list
+    )
+    ak_revoke = apikeys_sub.add_parser("revoke", help="revoke a key by name")
+    ak_revoke.add_argument("name")
+    ak_revoke.set_defaults(handler=commands_apikeys.apikeys_revoke)
 
     audit = sub.add_parser("audit", help="check every chain, signature and payload")
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -121,6 +181,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except OrderledgerError as exc:
         print(f"orderledger: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `orderledger ... | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return EXIT_OK
     except OSError as exc:
         print(
             f"orderledger: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),

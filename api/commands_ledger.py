@@ -10,8 +10,11 @@ from typing import TextIO
 from api.demo import load_demo
 from api.output import emit
 from ledger.audit import audit_ledger
+from ledger.compliance import compliance_report as build_compliance_report
+from ledger.compliance import render_report
 from ledger.service import Ledger, open_ledger
 from ledger.settings import Settings
+from ledger.timefmt import format_time, parse_time
 
 
 def _open() -> Ledger:
@@ -81,3 +84,20 @@ def audit(args: argparse.Namespace, out: TextIO) -> int:
     verdict = "clean" if report.ok else f"{len(report.problems)} problem(s)"
     out.write(f"audit: {report.orders} orders, {report.records} records: {verdict}\n")
     return 0 if report.ok else 1
+
+
+def compliance_report(args: argparse.Namespace, out: TextIO) -> int:
+    since = None
+    if args.since:
+        text = args.since if "T" in args.since else f"{args.since}T00:00:00Z"
+        since = format_time(parse_time(text, field="--since"))
+    ledger = _open()
+    try:
+        report = build_compliance_report(ledger.recorder, tenant=args.tenant, since=since)
+    finally:
+        ledger.close()
+    if args.format == "json":
+        out.write(json.dumps({t: f.to_json() for t, f in report.items()}, indent=2) + "\n")
+    else:
+        out.write(render_report(report))
+    return 0

@@ -8,9 +8,9 @@ a rejected request leaves no trace (invariant 5).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.canonical import new_salt, payload_digest, statement_hash
@@ -25,8 +25,19 @@ from ledger.errors import (
 from ledger.keys import LocalKey
 from ledger.models import ModelBook
 from ledger.statement import GENESIS_PREV, Actor, Kind, Statement
-from ledger.store import IdempotencyEntry, OrderHead, Recorder, StoredRecord, UnitOfWork
+from ledger.store import (
+    FindingEntry,
+    IdempotencyEntry,
+    OrderHead,
+    Recorder,
+    StoredRecord,
+    UnitOfWork,
+)
 from ledger.timefmt import format_time, parse_time
+from regulations.facts import OrderFacts
+from regulations.model import Finding, Pack
+from regulations.proposal import TRANSITION, Proposal
+from regulations.registry import pack_in_force
 from statemodel.canonical import canonical_json, sha256_hex
 
 #: An event time further in the future than this is refused: it cannot be a real scan.
@@ -73,10 +84,12 @@ class EventRequest:
 
 @dataclass(frozen=True, slots=True)
 class Appended:
-    """The stored record an append produced (or, on replay, had produced before)."""
+    """The stored record an append produced (or, on replay, had produced before), with
+    the findings (severity `flag`) the regulation pack raised on it."""
 
     record: StoredRecord
     replayed: bool = False
+    findings: tuple[Finding, ...] = ()
 
 
 class AppendService:
@@ -92,15 +105,15 @@ class AppendService:
         *,
         models: ModelBook,
         signer: LocalKey,
-        rules: str,
         log_origin: str,
         clock: Clock,
         future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+        packs: Callable[[datetime], Pack] = pack_in_force,
     ) -> None:
         self._recorder = recorder
         self._models = models
         self._signer = signer
-        self._rules = rules
+        self._packs = packs
         self._log = log_origin
         self._clock = clock
         self._future_tolerance = future_tolerance
@@ -108,7 +121,8 @@ class AppendService:
     def append(self, request: EventRequest) -> Appended:
         """Append one record. Raises an InvalidInput subclass (nothing stored) when the
         request is refused: UnknownOrder, OrderExists, UnknownEvent, IllegalTransition,
-        PayloadInvalid, ConcurrencyConflict, IdempotencyConflict."""
+        PayloadInvalid, RuleViolation (a blocking regulation rule), ConcurrencyConflict,
+        IdempotencyConflict."""
         result = self.append_many([request])[0]
         if isinstance(result, InvalidInput):
             raise result
@@ -197,8 +211,29 @@ class AppendService:
                 f"tolerance {self._future_tolerance})",
                 field="event_time",
             )
-        salt = new_salt()
         payload = dict(request.payload)
+        event_moment = parse_time(format_time(event_moment))  # the precision that is signed
+        pack = self._packs(now)
+        proposal = Proposal(
+            kind=TRANSITION,
+            event=request.event,
+            from_state=from_state,
+            to_state=to_state,
+            event_time=event_moment,
+            now=now,
+            catalogue=model.catalogue,
+            payload=payload,
+            actor_type=request.actor.type.value,
+            actor_id=request.actor.id,
+        )
+        facts = (
+            OrderFacts.initial()
+            if head is None or head.facts is None
+            else (OrderFacts.from_json(head.facts))
+        )
+        verdict = pack.evaluate(proposal, facts)
+        verdict.raise_for_blocks()
+        salt = new_salt()
         statement = Statement(
             log=self._log,
             kind=Kind.TRANSITION,
@@ -214,7 +249,7 @@ class AppendService:
             actor=request.actor,
             payload_digest=payload_digest(salt, payload),
             model=model.digest,
-            rules=self._rules,
+            rules=str(pack),
             key_id=self._signer.key_id,
         )
         digest = statement_hash(statement)
@@ -236,12 +271,13 @@ class AppendService:
             model=model.digest,
             created_at=statement.recorded_at if head is None else head.created_at,
             updated_at=statement.recorded_at,
+            facts=facts.advance(proposal).to_json(),
         )
         if staged is not None:
             pending[key] = _Pending(new_head, staged.locked_seq)
         else:
             pending[key] = _Pending(new_head, None if head is None else head.head_seq)
-        return Appended(record)
+        return Appended(record, findings=tuple(verdict.flags))
 
     def _replay(self, uow: UnitOfWork, request: EventRequest) -> Appended | None:
         assert request.idempotency_key is not None
@@ -295,6 +331,26 @@ class AppendService:
                 )
                 for request, result in new
                 if request.idempotency_key is not None
+            ]
+        )
+        uow.insert_findings(
+            [
+                FindingEntry(
+                    record_id=ids[result.record.statement_hash],
+                    tenant=result.record.statement.tenant,
+                    order=result.record.statement.order,
+                    seq=result.record.statement.seq,
+                    sub_state=result.record.statement.to_state,
+                    recorded_at=result.record.statement.recorded_at,
+                    pack=result.record.statement.rules,
+                    rule_id=finding.rule_id,
+                    severity=finding.severity.value,
+                    citation=finding.citation,
+                    message=finding.message,
+                    field=finding.field,
+                )
+                for _, result in new
+                for finding in result.findings
             ]
         )
         return ids

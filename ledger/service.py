@@ -11,7 +11,6 @@ from ledger.keys import KeyStore
 from ledger.models import ModelBook
 from ledger.settings import Settings
 from ledger.store import Recorder, open_recorder
-from regulations.pack import DEFAULT_PACK
 from statemodel.catalogue import Catalogue, load_catalogue
 
 
@@ -34,7 +33,6 @@ class Ledger:
                 self.recorder,
                 models=self.models,
                 signer=self.keyring.record_key(),
-                rules=str(DEFAULT_PACK),
                 log_origin=self.settings.log_origin,
                 clock=self.clock,
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -126,13 +127,15 @@ def _station_and_out(day: str, carrier: str, waybill: str, attempt: int = 1) -> 
 
 
 def _signed_and_cooling_off(day: str, waybill: str, *, hour: str = "10:32") -> tuple[Step, ...]:
+    """Signed by the recipient, then the 7×24 h no-reason return window (消保法 §25)."""
     signed_at = _t(f"{day}T{hour}")
+    window_end = datetime.fromisoformat(signed_at) + timedelta(days=7)
     return (
         Step("M08.01", "signed", signed_at,
              {"waybill_no": waybill, "signed_at": signed_at, "pod_hash": _sha(f"pod-{waybill}"),
               "verification_method": "sms_code", "inspected_on_spot": True}),
         Step("M08.03", "cooling_off_started", signed_at,
-             {"signed_at": signed_at, "window_end_at": _t("2026-03-11T10:32"),
+             {"signed_at": signed_at, "window_end_at": window_end.isoformat(),
               "eligible": True}),
     )
 

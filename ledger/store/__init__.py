@@ -9,6 +9,7 @@ from ledger.store.recorder import NodeId, Recorder, UnitOfWork, open_recorder
 from ledger.store.rows import (
     CatalogueRow,
     CheckpointRow,
+    FindingEntry,
     IdempotencyEntry,
     KeyPurpose,
     KeyRow,
@@ -19,6 +20,7 @@ from ledger.store.rows import (
 __all__ = [
     "CatalogueRow",
     "CheckpointRow",
+    "FindingEntry",
     "IdempotencyEntry",
     "ImmutabilityViolation",
     "KeyPurpose",

@@ -23,6 +23,7 @@ from ledger.store.recorder import NodeId, Recorder, UnitOfWork
 from ledger.store.rows import (
     CatalogueRow,
     CheckpointRow,
+    FindingEntry,
     IdempotencyEntry,
     KeyRow,
     OrderHead,
@@ -106,11 +107,12 @@ class SqlUnitOfWork(UnitOfWork):
     @translated
     def advance_head(self, tenant: str, order: str, *, expected_seq: int, new_seq: int,
                      head_hash: str, sub_state: str, main_state: str, model: str,
-                     updated_at: str) -> None:
+                     updated_at: str, facts: Mapping[str, Any] | None = None) -> None:
         cursor = self._raw(self.hot.advance_head, {
             "b_tenant": tenant, "b_order_id": order, "b_expected_seq": expected_seq,
             "b_new_seq": new_seq, "b_head_hash": head_hash, "b_sub_state": sub_state,
             "b_main_state": main_state, "b_model": model, "b_updated_at": updated_at,
+            "b_facts": q.facts_text(facts),
         })
         if cursor.rowcount != 1:
             raise self._stale(tenant, order, expected_seq)
@@ -237,6 +239,20 @@ class SqlUnitOfWork(UnitOfWork):
         if entries:
             self._raw_cursor().executemany(self.hot.put_idempotency,
                                            [q.idempotency_params(e) for e in entries])
+
+    # --- regulation findings (rare: plain Core statements) ---------------------------------
+
+    @translated
+    def insert_findings(self, findings: Sequence[FindingEntry]) -> None:
+        if findings:
+            self._conn.execute(q.INSERT_FINDING, [q.finding_params(f) for f in findings])
+
+    @translated
+    def list_findings(
+        self, *, tenant: str | None = None, since: str | None = None
+    ) -> list[FindingEntry]:
+        rows = self._conn.execute(q.list_findings(tenant=tenant, since=since)).mappings()
+        return [q.finding_of(row) for row in rows]
 
     # --- catalogues --------------------------------------------------------------------
 

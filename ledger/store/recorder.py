@@ -23,6 +23,7 @@ from ledger.errors import ConfigurationError
 from ledger.store.rows import (
     CatalogueRow,
     CheckpointRow,
+    FindingEntry,
     IdempotencyEntry,
     KeyRow,
     OrderHead,
@@ -69,9 +70,11 @@ class UnitOfWork(ABC):
         main_state: str,
         model: str,
         updated_at: str,
+        facts: Mapping[str, Any] | None = None,
     ) -> None:
-        """Move the head from `expected_seq` to `new_seq`. Raises ConcurrencyConflict
-        (with the actual seq) when the head is no longer at `expected_seq`."""
+        """Move the head from `expected_seq` to `new_seq` (and store the order's facts).
+        Raises ConcurrencyConflict (with the actual seq) when the head is no longer at
+        `expected_seq`."""
 
     @abstractmethod
     def advance_heads(self, moves: Sequence[tuple[int, OrderHead]]) -> None:
@@ -131,6 +134,19 @@ class UnitOfWork(ABC):
     @abstractmethod
     def put_idempotencies(self, entries: Sequence[IdempotencyEntry]) -> None:
         """`put_idempotency` for a batch, in one round trip where the driver can."""
+
+    # --- regulation findings -------------------------------------------------------------
+
+    @abstractmethod
+    def insert_findings(self, findings: Sequence[FindingEntry]) -> None:
+        """Store findings of accepted records (append-only)."""
+
+    @abstractmethod
+    def list_findings(
+        self, *, tenant: str | None = None, since: str | None = None
+    ) -> list[FindingEntry]:
+        """Findings, optionally of one tenant and recorded at or after `since`, in
+        record order."""
 
     # --- catalogues --------------------------------------------------------------------
 

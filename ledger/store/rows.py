@@ -26,6 +26,8 @@ class OrderHead:
     model: str
     created_at: str
     updated_at: str
+    #: The regulation pack's folded facts about the order (JSON object); None = initial.
+    facts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +84,21 @@ class CatalogueRow:
     digest: str
     version: str
     document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingEntry:
+    """A regulation finding on a stored record (`record_id` known once inserted)."""
+
+    record_id: int
+    tenant: str
+    order: str
+    seq: int
+    sub_state: str
+    recorded_at: str
+    pack: str
+    rule_id: str
+    severity: str
+    citation: str
+    message: str
+    field: str

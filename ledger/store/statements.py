@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     LargeBinary,
+    Select,
     Text,
     bindparam,
     func,
@@ -30,6 +31,7 @@ from ledger.errors import StorageError
 from ledger.statement import Actor, ActorType, Kind, Statement
 from ledger.store.rows import (
     CheckpointRow,
+    FindingEntry,
     IdempotencyEntry,
     KeyRow,
     OrderHead,
@@ -38,6 +40,7 @@ from ledger.store.rows import (
 from ledger.store.tables import (
     CATALOGUES,
     CHECKPOINTS,
+    FINDINGS,
     IDEMPOTENCY_KEYS,
     LEAVES,
     MERKLE_NODES,
@@ -52,7 +55,7 @@ from statemodel.canonical import canonical_json
 _O, _R, _P = ORDERS.c, RECORDS.c, PAYLOADS.c
 
 HEAD_COLUMNS = (_O.tenant, _O.order_id, _O.sub_state, _O.main_state, _O.head_seq,
-                 _O.head_hash, _O.model, _O.created_at, _O.updated_at)
+                 _O.head_hash, _O.model, _O.created_at, _O.updated_at, _O.facts)
 GET_HEAD = select(*HEAD_COLUMNS).where(
     (_O.tenant == bindparam("tenant")) & (_O.order_id == bindparam("order_id"))
 )
@@ -73,6 +76,7 @@ ADVANCE_HEAD = (
         main_state=bindparam("b_main_state"),
         model=bindparam("b_model"),
         updated_at=bindparam("b_updated_at"),
+        facts=bindparam("b_facts"),
     )
 )
 ORDERS_PAGE = (
@@ -164,6 +168,7 @@ def order_params(head: OrderHead) -> dict[str, Any]:
         "tenant": head.tenant, "order_id": head.order, "sub_state": head.sub_state,
         "main_state": head.main_state, "head_seq": head.head_seq, "head_hash": head.head_hash,
         "model": head.model, "created_at": head.created_at, "updated_at": head.updated_at,
+        "facts": facts_text(head.facts),
     }
 
 
@@ -174,6 +179,7 @@ def advance_params(expected_seq: int, head: OrderHead) -> dict[str, Any]:
         "b_new_seq": head.head_seq, "b_head_hash": head.head_hash,
         "b_sub_state": head.sub_state, "b_main_state": head.main_state,
         "b_model": head.model, "b_updated_at": head.updated_at,
+        "b_facts": facts_text(head.facts),
     }
 
 
@@ -188,11 +194,17 @@ def payload_text(payload: Mapping[str, Any] | None) -> str | None:
     return None if payload is None else canonical_json(dict(payload)).decode("utf-8")
 
 
+def facts_text(facts: Mapping[str, Any] | None) -> str | None:
+    return None if facts is None else canonical_json(dict(facts)).decode("utf-8")
+
+
 def head_of(m: Mapping[Any, Any]) -> OrderHead:
+    facts = m["facts"]
     return OrderHead(
         tenant=m["tenant"], order=m["order_id"], sub_state=m["sub_state"],
         main_state=m["main_state"], head_seq=m["head_seq"], head_hash=m["head_hash"],
         model=m["model"], created_at=m["created_at"], updated_at=m["updated_at"],
+        facts=None if facts is None else json.loads(facts),
     )
 
 
@@ -284,3 +296,36 @@ class HotPath:
 
 SQLITE_HOT_PATH = HotPath(sqlite.dialect(paramstyle="named"))
 POSTGRES_HOT_PATH = HotPath(postgresql.dialect())  # type: ignore[no-untyped-call]  # psycopg 3
+
+
+# --- regulation findings ------------------------------------------------------------------
+
+_F = FINDINGS.c
+INSERT_FINDING = insert(FINDINGS)
+
+
+def list_findings(*, tenant: str | None, since: str | None) -> Select[Any]:
+    query = select(FINDINGS).order_by(_F.record_id, _F.id)
+    if tenant is not None:
+        query = query.where(_F.tenant == tenant)
+    if since is not None:
+        query = query.where(_F.recorded_at >= since)
+    return query
+
+
+def finding_params(f: FindingEntry) -> dict[str, Any]:
+    return {
+        "record_id": f.record_id, "tenant": f.tenant, "order_id": f.order, "seq": f.seq,
+        "sub_state": f.sub_state, "recorded_at": f.recorded_at, "pack": f.pack,
+        "rule_id": f.rule_id, "severity": f.severity, "citation": f.citation,
+        "message": f.message, "field": f.field,
+    }
+
+
+def finding_of(m: Mapping[Any, Any]) -> FindingEntry:
+    return FindingEntry(
+        record_id=m["record_id"], tenant=m["tenant"], order=m["order_id"], seq=m["seq"],
+        sub_state=m["sub_state"], recorded_at=m["recorded_at"], pack=m["pack"],
+        rule_id=m["rule_id"], severity=m["severity"], citation=m["citation"],
+        message=m["message"], field=m["field"],
+    )

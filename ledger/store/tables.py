@@ -51,6 +51,8 @@ class Order(SQLModel, table=True):
     model: str = Field(sa_type=Text)
     created_at: str = Field(sa_type=Text)
     updated_at: str = Field(sa_type=Text)
+    #: The regulation pack's folded order facts as JSON (migration 0003); NULL = initial.
+    facts: str | None = Field(default=None, sa_type=Text, nullable=True)
 
 
 class Record(SQLModel, table=True):
@@ -207,6 +209,32 @@ class Checkpoint(SQLModel, table=True):
     created_at: str = Field(sa_type=Text)
 
 
+class FindingRow(SQLModel, table=True):
+    """A regulation finding (severity `flag`) on an accepted record (migration 0003)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_findings"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_findings_record"),
+        Index("ix_findings_tenant_rule", "tenant", "rule_id"),
+        Index("ix_findings_record", "record_id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    record_id: int = Field(sa_type=RECORD_ID_TYPE)
+    tenant: str = Field(sa_type=Text)
+    order_id: str = Field(sa_type=Text)
+    seq: int = Field(sa_type=BigInteger)
+    sub_state: str = Field(sa_type=Text)
+    recorded_at: str = Field(sa_type=Text)
+    pack: str = Field(sa_type=Text)
+    rule_id: str = Field(sa_type=Text)
+    severity: str = Field(sa_type=Text)
+    citation: str = Field(sa_type=Text)
+    message: str = Field(sa_type=Text)
+    field: str = Field(sa_type=Text)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -221,6 +249,7 @@ SEQUENCING_QUEUE = _table(SequencingQueue)
 LEAVES = _table(Leaf)
 MERKLE_NODES = _table(MerkleNode)
 CHECKPOINTS = _table(Checkpoint)
+FINDINGS = _table(FindingRow)
 
 #: Every ledger table, parents before children (the order to create them in).
 LEDGER_TABLES: tuple[Table, ...] = (
@@ -234,9 +263,10 @@ LEDGER_TABLES: tuple[Table, ...] = (
     LEAVES,
     MERKLE_NODES,
     CHECKPOINTS,
+    FINDINGS,
 )
 
 #: Tables whose rows the database refuses to UPDATE or DELETE (triggers; TRUNCATE too in
 #: PostgreSQL). `payloads` and `signing_keys` have narrower triggers of their own.
 APPEND_ONLY_TABLES: tuple[str, ...] = ("records", "leaves", "merkle_nodes", "checkpoints",
-                                       "catalogues")
+                                       "catalogues", "findings")
