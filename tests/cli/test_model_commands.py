@@ -28,7 +28,9 @@ def test_model_show_lists_every_main_and_sub_state() -> None:
     cat = load_catalogue()
     assert cat.digest in text
     for sub in cat.sub_states.values():
-        assert sub.code in text and sub.name_zh in text and sub.name_en in text
+        assert sub.code in text
+        assert sub.name_zh in text
+        assert sub.name_en in text
 
 
 def test_model_export_prints_the_catalogue_with_its_reproducible_digest(tmp_path: Path) -> None:
@@ -71,7 +73,9 @@ def test_rules_show_lists_every_rule_with_citation_and_severity() -> None:
     code, text = run("rules", "show")
     assert code == 0
     assert "cn-fulfilment-2026@1.0.0" in text
-    assert "CN-PII-001" in text and "block" in text and "flag" in text
+    assert "CN-PII-001" in text
+    assert "block" in text
+    assert "flag" in text
 
 
 @pytest.mark.parametrize(

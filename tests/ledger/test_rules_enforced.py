@@ -81,7 +81,8 @@ def test_order_facts_ride_with_the_head(ledger: Ledger) -> None:
         ledger.appender.append(request)
     with ledger.recorder.unit_of_work() as uow:
         head = uow.get_head("shop-1", "order-1")
-    assert head is not None and head.facts is not None
+    assert head is not None
+    assert head.facts is not None
     signed = next(s for s in HAPPY.steps if s.event == "signed")
     assert head.facts["delivered_at"].startswith(signed.payload["signed_at"][:10])
 
@@ -90,8 +91,10 @@ def test_a_clean_lifecycle_has_complete_required_fields_and_no_findings(ledger: 
     for request in requests_for(HAPPY):
         ledger.appender.append(request)
     figures = compliance_report(ledger.recorder)["shop-1"]
-    assert figures.orders == 1 and figures.records == len(HAPPY.steps)
+    assert figures.orders == 1
+    assert figures.records == len(HAPPY.steps)
     assert not figures.findings_by_rule
     for code, cell in figures.sub_states.items():
         share = cell.to_json()["completeness"]
-        assert share is not None and 0 < share <= 1, code
+        assert share is not None, code
+        assert 0 < share <= 1, code

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 from alembic import command
-from alembic.script import ScriptDirectory
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 
 from ledger.migrations import alembic_config
@@ -16,7 +16,6 @@ from ledger.store import Recorder, open_recorder
 from ledger.store.apikeys import API_KEYS
 from ledger.store.tables import LEDGER_TABLES
 from tests.store.factories import ALL_TABLES, engine_of, make_chain, store_order
-
 
 #: The newest migration: a fresh database must end there.
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
