@@ -23,7 +23,7 @@ from ledger.errors import (
     UnknownOrder,
 )
 from ledger.keys import LocalKey
-from ledger.models import ModelBook
+from ledger.models import Model, ModelBook
 from ledger.statement import GENESIS_PREV, Actor, Kind, Statement
 from ledger.store import (
     FindingEntry,
@@ -31,14 +31,16 @@ from ledger.store import (
     OrderHead,
     Recorder,
     StoredRecord,
+    TimerRow,
     UnitOfWork,
 )
 from ledger.timefmt import format_time, parse_time
 from regulations.facts import OrderFacts
 from regulations.model import Finding, Pack
-from regulations.proposal import TRANSITION, Proposal
+from regulations.proposal import Proposal
 from regulations.registry import pack_in_force
 from statemodel.canonical import canonical_json, sha256_hex
+from statemodel.sla import TimerPlan, plan_timers
 
 #: An event time further in the future than this is refused: it cannot be a real scan.
 DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -63,6 +65,9 @@ class EventRequest:
     expected_seq: int | None = None
     idempotency_key: str | None = None
     create: bool = False
+    #: `transition` moves the order along the catalogue; the other kinds (SLA breach,
+    #: legal hold, retention purge) are system records that keep the state.
+    kind: Kind = Kind.TRANSITION
 
     def fingerprint(self) -> str:
         """Hash of everything that defines the request, for idempotent replays."""
@@ -77,6 +82,7 @@ class EventRequest:
                     "payload": dict(self.payload),
                     "expected_seq": self.expected_seq,
                     "create": self.create,
+                    "kind": self.kind.value,
                 }
             )
         )
@@ -90,6 +96,8 @@ class Appended:
     record: StoredRecord
     replayed: bool = False
     findings: tuple[Finding, ...] = ()
+    #: The SLA timers this record disarmed and armed (None for replays).
+    timers: TimerPlan | None = None
 
 
 class AppendService:
@@ -134,25 +142,30 @@ class AppendService:
         Items are judged in order, and a later item sees the chain heads that earlier items
         of the batch produced. Refused items change nothing; the good ones commit together.
         """
-        results: list[Appended | InvalidInput] = []
         with self._recorder.unit_of_work() as uow:
-            pending: dict[tuple[str, str], _Pending] = {}
-            # Idempotency keys first used inside this batch are not in the database yet.
-            batch_keys: dict[tuple[str, str], tuple[str, Appended]] = {}
-            for request in requests:
-                try:
-                    result = _replay_within(batch_keys, request) or self._judge(
-                        uow, request, pending
-                    )
-                except InvalidInput as exc:
-                    results.append(exc)
-                    continue
-                results.append(result)
-                if request.idempotency_key is not None:
-                    batch_keys.setdefault(
-                        (request.tenant, request.idempotency_key), (request.fingerprint(), result)
-                    )
-            ids = self._store(uow, requests, results, pending)
+            return self.append_in(uow, requests)
+
+    def append_in(
+        self, uow: UnitOfWork, requests: Sequence[EventRequest]
+    ) -> list[Appended | InvalidInput]:
+        """`append_many` inside the caller's unit of work (the SLA sweeper appends breach
+        records in the transaction that marks their timers fired)."""
+        results: list[Appended | InvalidInput] = []
+        pending: dict[tuple[str, str], _Pending] = {}
+        # Idempotency keys first used inside this batch are not in the database yet.
+        batch_keys: dict[tuple[str, str], tuple[str, Appended]] = {}
+        for request in requests:
+            try:
+                result = _replay_within(batch_keys, request) or self._judge(uow, request, pending)
+            except InvalidInput as exc:
+                results.append(exc)
+                continue
+            results.append(result)
+            if request.idempotency_key is not None:
+                batch_keys.setdefault(
+                    (request.tenant, request.idempotency_key), (request.fingerprint(), result)
+                )
+        ids = self._store(uow, requests, results, pending)
         return [
             replace(r, record=replace(r.record, record_id=ids[r.record.statement_hash]))
             if isinstance(r, Appended) and r.record.record_id is None
@@ -200,8 +213,16 @@ class AppendService:
         model = self._models.current if head is None else self._models.get(uow, head.model)
         machine = model.machine
         from_state = None if head is None else head.sub_state
-        to_state = machine.target(from_state, request.event)
-        machine.validate_payload(to_state, dict(request.payload))
+        transition = request.kind is Kind.TRANSITION
+        if transition:
+            to_state = machine.target(from_state, request.event)
+            machine.validate_payload(to_state, dict(request.payload))
+        elif from_state is None or request.create:
+            raise InvalidInput(
+                f"a {request.kind.value} record needs an existing order", field="kind"
+            )
+        else:
+            to_state = from_state
 
         now = self._clock.now()
         event_moment = parse_time(request.event_time, field="event_time")
@@ -215,7 +236,7 @@ class AppendService:
         event_moment = parse_time(format_time(event_moment))  # the precision that is signed
         pack = self._packs(now)
         proposal = Proposal(
-            kind=TRANSITION,
+            kind=request.kind.value,
             event=request.event,
             from_state=from_state,
             to_state=to_state,
@@ -233,10 +254,11 @@ class AppendService:
         )
         verdict = pack.evaluate(proposal, facts)
         verdict.raise_for_blocks()
+        timers = self._plan_timers(model, from_state, to_state, request, event_moment, payload)
         salt = new_salt()
         statement = Statement(
             log=self._log,
-            kind=Kind.TRANSITION,
+            kind=request.kind,
             tenant=request.tenant,
             order=request.order,
             seq=0 if head is None else head.head_seq + 1,
@@ -277,7 +299,35 @@ class AppendService:
             pending[key] = _Pending(new_head, staged.locked_seq)
         else:
             pending[key] = _Pending(new_head, None if head is None else head.head_seq)
-        return Appended(record, findings=tuple(verdict.flags))
+        return Appended(record, findings=tuple(verdict.flags), timers=timers)
+
+    @staticmethod
+    def _plan_timers(
+        model: Model,
+        from_state: str | None,
+        to_state: str,
+        request: EventRequest,
+        event_moment: datetime,
+        payload: Mapping[str, Any],
+    ) -> TimerPlan | None:
+        """Which SLA timers this record disarms and arms (transitions only)."""
+        if request.kind is not Kind.TRANSITION:
+            return None
+        subs = model.catalogue.sub_states
+        try:
+            return plan_timers(
+                from_state=from_state,
+                from_timers=() if from_state is None else subs[from_state].timers,
+                to_state=to_state,
+                to_timers=subs[to_state].timers,
+                event=request.event,
+                event_time=event_moment,
+                payload=payload,
+            )
+        except ValueError as exc:
+            raise InvalidInput(
+                f"payload: cannot compute an SLA deadline: {exc}", field="payload"
+            ) from exc
 
     def _replay(self, uow: UnitOfWork, request: EventRequest) -> Appended | None:
         assert request.idempotency_key is not None
@@ -291,6 +341,25 @@ class AppendService:
             )
         original = uow.get_record(entry.record_id)
         return Appended(original, replayed=True)
+
+    @staticmethod
+    def _store_timers(uow: UnitOfWork, results: Sequence[Appended]) -> None:
+        """Disarm and arm in record order: a later record of the batch may disarm what an
+        earlier one armed, so armed rows are flushed before each disarm."""
+        to_arm: list[TimerRow] = []
+        for result in results:
+            plan = result.timers
+            if plan is None:
+                continue
+            st = result.record.statement
+            if plan.disarm:
+                uow.arm_timers(to_arm)
+                to_arm = []
+                uow.disarm_timers(
+                    st.tenant, st.order, plan.disarm, at=st.recorded_at, by_seq=st.seq
+                )
+            to_arm += _timer_rows(result)
+        uow.arm_timers(to_arm)
 
     def _store(
         self,
@@ -333,6 +402,7 @@ class AppendService:
                 if request.idempotency_key is not None
             ]
         )
+        self._store_timers(uow, [result for _, result in new])
         uow.insert_findings(
             [
                 FindingEntry(
@@ -354,6 +424,26 @@ class AppendService:
             ]
         )
         return ids
+
+
+def _timer_rows(result: Appended) -> list[TimerRow]:
+    st = result.record.statement
+    arms = () if result.timers is None else result.timers.arm
+    return [
+        TimerRow(
+            tenant=st.tenant,
+            order=st.order,
+            name=armed.name,
+            sub_state=st.to_state,
+            armed_seq=st.seq,
+            deadline=format_time(armed.deadline),
+            warn_at=tuple(format_time(w) for w in armed.warn_at),
+            next_warn_at=format_time(armed.warn_at[0]) if armed.warn_at else None,
+            state="armed",
+            created_at=st.recorded_at,
+        )
+        for armed in arms
+    ]
 
 
 @dataclass(frozen=True, slots=True)

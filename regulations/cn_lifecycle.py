@@ -103,6 +103,19 @@ def cooling_off_window_complete(proposal: Proposal, facts: OrderFacts) -> Iterat
                         f"{proposal.payload.get('window_end_at')!r}")
 
 
+def completion_after_cooling_off(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
+    """Closing the cooling-off window (M08.03 -> completed) happens no earlier than 7×24 h
+    after the signature, so no return request inside the window is cut off."""
+    if not proposal.is_transition or proposal.from_state != COOLING_OFF:
+        return
+    if proposal.to_state != COMPLETED or facts.cooling_off_ends_at is None:
+        return
+    if proposal.event_time < facts.cooling_off_ends_at:
+        yield Violation("event_time", f"the cooling-off window is open until "
+                        f"{_iso(facts.cooling_off_ends_at)}; the order cannot complete at "
+                        f"{_iso(proposal.event_time)}")
+
+
 def exclusion_confirmed_at_purchase(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Goods marked ineligible for no-reason return carry a lawful exclusion: a statutory
     category, or the buyer's confirmation made at or before the purchase."""

@@ -7,6 +7,7 @@ each piece of work in `with recorder.unit_of_work() as uow:` — one transaction
 from ledger.store.errors import ImmutabilityViolation, SequencerConflict
 from ledger.store.recorder import NodeId, Recorder, UnitOfWork, open_recorder
 from ledger.store.rows import (
+    AlertRow,
     CatalogueRow,
     CheckpointRow,
     FindingEntry,
@@ -15,9 +16,11 @@ from ledger.store.rows import (
     KeyRow,
     OrderHead,
     StoredRecord,
+    TimerRow,
 )
 
 __all__ = [
+    "AlertRow",
     "CatalogueRow",
     "CheckpointRow",
     "FindingEntry",
@@ -30,6 +33,7 @@ __all__ = [
     "Recorder",
     "SequencerConflict",
     "StoredRecord",
+    "TimerRow",
     "UnitOfWork",
     "open_recorder",
 ]

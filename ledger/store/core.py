@@ -29,9 +29,10 @@ from ledger.store.rows import (
     OrderHead,
     StoredRecord,
 )
+from ledger.store.timer_sql import TimerSql
 
 
-class SqlUnitOfWork(UnitOfWork):
+class SqlUnitOfWork(TimerSql, UnitOfWork):
     """`UnitOfWork` on one SQLAlchemy connection inside an open transaction."""
 
     #: The append path's SQL in the backend's dialect.

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ledger.errors import ConfigurationError
 from ledger.store.rows import (
+    AlertRow,
     CatalogueRow,
     CheckpointRow,
     FindingEntry,
@@ -28,6 +29,7 @@ from ledger.store.rows import (
     KeyRow,
     OrderHead,
     StoredRecord,
+    TimerRow,
 )
 
 NodeId = tuple[int, int]
@@ -147,6 +149,57 @@ class UnitOfWork(ABC):
     ) -> list[FindingEntry]:
         """Findings, optionally of one tenant and recorded at or after `since`, in
         record order."""
+
+    # --- SLA timers and alerts (implemented in ledger/store/timer_sql.py) ---------------
+
+    @abstractmethod
+    def arm_timers(self, timers: Sequence[TimerRow]) -> None:
+        """Insert armed timers."""
+
+    @abstractmethod
+    def disarm_timers(
+        self, tenant: str, order: str, names: Sequence[str], *, at: str, by_seq: int
+    ) -> int:
+        """Disarm the order's armed timers of these names; returns how many."""
+
+    @abstractmethod
+    def close_timer(self, timer_id: int, *, state: str, at: str, by_seq: int | None) -> bool:
+        """Move one timer from armed to `state`; False when it was no longer armed (another
+        sweeper fired it, or its sub-state was left)."""
+
+    @abstractmethod
+    def due_timers(self, now: str, limit: int) -> list[TimerRow]:
+        """Armed timers whose deadline is at or before `now`, earliest first."""
+
+    @abstractmethod
+    def due_warnings(self, now: str, limit: int) -> list[TimerRow]:
+        """Armed timers with a pending warning at or before `now`."""
+
+    @abstractmethod
+    def advance_warning(self, timer_id: int, next_warn_at: str | None) -> None:
+        """Set the next pending warning time of an armed timer (None: no more)."""
+
+    @abstractmethod
+    def list_timers(
+        self,
+        *,
+        tenant: str | None = None,
+        order: str | None = None,
+        state: str | None = None,
+        deadline_before: str | None = None,
+        limit: int = 1000,
+    ) -> list[TimerRow]:
+        """Timers by filter, in deadline order."""
+
+    @abstractmethod
+    def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
+        """Put alerts in the outbox (delivered later, even after a restart)."""
+
+    @abstractmethod
+    def alerts_after(
+        self, after_id: int, limit: int, *, tenant: str | None = None
+    ) -> list[AlertRow]:
+        """Outbox alerts with id > after_id, oldest first."""
 
     # --- catalogues --------------------------------------------------------------------
 

@@ -102,3 +102,33 @@ class FindingEntry:
     citation: str
     message: str
     field: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRow:
+    """An SLA timer. `id` is None before insertion; times are canonical RFC 3339 text."""
+
+    tenant: str
+    order: str
+    name: str
+    sub_state: str
+    armed_seq: int
+    deadline: str
+    warn_at: tuple[str, ...]
+    next_warn_at: str | None
+    state: str  # armed | fired | disarmed
+    created_at: str
+    closed_at: str | None = None
+    closed_by_seq: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert in the outbox: `kind` is sla_breach or sla_warning, `body` a JSON object."""
+
+    tenant: str
+    kind: str
+    body: dict[str, Any]
+    created_at: str
+    id: int | None = None

@@ -235,6 +235,49 @@ class FindingRow(SQLModel, table=True):
     field: str = Field(sa_type=Text)
 
 
+class TimerRowTable(SQLModel, table=True):
+    """An SLA timer (migration 0004): armed → fired | disarmed, exactly once."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_timers"),
+        CheckConstraint("state IN ('armed', 'fired', 'disarmed')", name="ck_timers_state"),
+        Index("ix_timers_state_deadline", "state", "deadline"),
+        Index("ix_timers_state_next_warn", "state", "next_warn_at"),
+        Index("ix_timers_order", "tenant", "order_id", "state"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    tenant: str = Field(sa_type=Text)
+    order_id: str = Field(sa_type=Text)
+    name: str = Field(sa_type=Text)
+    sub_state: str = Field(sa_type=Text)
+    armed_seq: int = Field(sa_type=BigInteger)
+    deadline: str = Field(sa_type=Text)
+    warn_at: str = Field(sa_type=Text)
+    next_warn_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+    state: str = Field(sa_type=Text)
+    created_at: str = Field(sa_type=Text)
+    closed_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+    closed_by_seq: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+
+
+class AlertOutboxRow(SQLModel, table=True):
+    """An alert decided in a transaction, waiting for delivery (migration 0004)."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_alert_outbox"),
+        Index("ix_alert_outbox_tenant", "tenant", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    tenant: str = Field(sa_type=Text)
+    kind: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)
+    created_at: str = Field(sa_type=Text)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -250,6 +293,8 @@ LEAVES = _table(Leaf)
 MERKLE_NODES = _table(MerkleNode)
 CHECKPOINTS = _table(Checkpoint)
 FINDINGS = _table(FindingRow)
+TIMERS = _table(TimerRowTable)
+ALERT_OUTBOX = _table(AlertOutboxRow)
 
 #: Every ledger table, parents before children (the order to create them in).
 LEDGER_TABLES: tuple[Table, ...] = (
@@ -264,6 +309,8 @@ LEDGER_TABLES: tuple[Table, ...] = (
     MERKLE_NODES,
     CHECKPOINTS,
     FINDINGS,
+    TIMERS,
+    ALERT_OUTBOX,
 )
 
 #: Tables whose rows the database refuses to UPDATE or DELETE (triggers; TRUNCATE too in

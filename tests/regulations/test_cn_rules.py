@@ -89,6 +89,13 @@ def confirmed_exclusion(confirmed: str | None) -> Built:
     return cooling_off(**payload)
 
 
+def complete_after_signature(days: float) -> Built:
+    """cooling_off_ended (M08.03 -> M12.02) `days` after the signature."""
+    at = SIGNED_AT + timedelta(days=days)
+    body = {"completed_at": iso(at), "retention_until": iso(at + timedelta(days=1100))}
+    return propose("cooling_off_ended", "M08.03", at, body), facts_after("M08.03")
+
+
 def reject(from_state: str, *, facts: OrderFacts | None = None) -> Built:
     """return_rejected from M10.01 (-> M08.03) or from M10.03 (-> M12.02)."""
     if from_state == "M10.01":
@@ -255,6 +262,10 @@ CASES: tuple[RuleCase, ...] = (
              lambda: cooling_off(facts=facts_after("M07.02")), True, "to"),
     # CN-COOLOFF-002
     RuleCase("eligible goods", "CN-COOLOFF-002", lambda: cooling_off(), False),
+    RuleCase("completed when the window closes", "CN-COOLOFF-003",
+             lambda: complete_after_signature(7), False),
+    RuleCase("completed a minute early", "CN-COOLOFF-003",
+             lambda: complete_after_signature(7 - 1 / 1440), True, "event_time"),
     RuleCase("confirmed before payment", "CN-COOLOFF-002",
              lambda: confirmed_exclusion(iso(T0)), False),
     RuleCase("confirmed after delivery", "CN-COOLOFF-002",

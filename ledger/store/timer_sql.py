@@ -1,0 +1,167 @@
+"""SQL for SLA timers and the alert outbox, mixed into the shared unit of work.
+
+Timers are rows, indexed by (state, deadline): a sweep reads the due ones in deadline
+order, and closing a timer is a conditional UPDATE (`WHERE state = 'armed'`), so two
+sweepers can never both fire one timer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from ledger.store.rows import AlertRow, TimerRow
+from ledger.store.tables import ALERT_OUTBOX, TIMERS
+
+_T = TIMERS.c
+_A = ALERT_OUTBOX.c
+
+
+class TimerSql:
+    """Timer and outbox methods of `UnitOfWork` for SQLAlchemy connections."""
+
+    _conn: Connection
+
+    def arm_timers(self, timers: Sequence[TimerRow]) -> None:
+        if timers:
+            self._conn.execute(insert(TIMERS), [_timer_params(t) for t in timers])
+
+    def disarm_timers(
+        self, tenant: str, order: str, names: Sequence[str], *, at: str, by_seq: int
+    ) -> int:
+        if not names:
+            return 0
+        result = self._conn.execute(
+            update(TIMERS)
+            .where(
+                (_T.tenant == tenant)
+                & (_T.order_id == order)
+                & (_T.state == "armed")
+                & _T.name.in_(list(names))
+            )
+            .values(state="disarmed", closed_at=at, closed_by_seq=by_seq, next_warn_at=None)
+        )
+        return int(result.rowcount)
+
+    def close_timer(self, timer_id: int, *, state: str, at: str, by_seq: int | None) -> bool:
+        result = self._conn.execute(
+            update(TIMERS)
+            .where((_T.id == timer_id) & (_T.state == "armed"))
+            .values(state=state, closed_at=at, closed_by_seq=by_seq, next_warn_at=None)
+        )
+        return int(result.rowcount) == 1
+
+    def due_timers(self, now: str, limit: int) -> list[TimerRow]:
+        rows = self._conn.execute(
+            select(TIMERS)
+            .where((_T.state == "armed") & (_T.deadline <= now))
+            .order_by(_T.deadline, _T.id)
+            .limit(limit)
+        ).mappings()
+        return [_timer_of(r) for r in rows]
+
+    def due_warnings(self, now: str, limit: int) -> list[TimerRow]:
+        rows = self._conn.execute(
+            select(TIMERS)
+            .where((_T.state == "armed") & (_T.next_warn_at <= now))
+            .order_by(_T.next_warn_at, _T.id)
+            .limit(limit)
+        ).mappings()
+        return [_timer_of(r) for r in rows]
+
+    def advance_warning(self, timer_id: int, next_warn_at: str | None) -> None:
+        self._conn.execute(
+            update(TIMERS)
+            .where((_T.id == timer_id) & (_T.state == "armed"))
+            .values(next_warn_at=next_warn_at)
+        )
+
+    def list_timers(
+        self,
+        *,
+        tenant: str | None = None,
+        order: str | None = None,
+        state: str | None = None,
+        deadline_before: str | None = None,
+        limit: int = 1000,
+    ) -> list[TimerRow]:
+        query = select(TIMERS).order_by(_T.deadline, _T.id).limit(limit)
+        if tenant is not None:
+            query = query.where(_T.tenant == tenant)
+        if order is not None:
+            query = query.where(_T.order_id == order)
+        if state is not None:
+            query = query.where(_T.state == state)
+        if deadline_before is not None:
+            query = query.where(_T.deadline <= deadline_before)
+        return [_timer_of(r) for r in self._conn.execute(query).mappings()]
+
+    def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
+        if alerts:
+            self._conn.execute(
+                insert(ALERT_OUTBOX),
+                [
+                    {
+                        "tenant": a.tenant,
+                        "kind": a.kind,
+                        "created_at": a.created_at,
+                        "body": json.dumps(a.body, ensure_ascii=False, sort_keys=True),
+                    }
+                    for a in alerts
+                ],
+            )
+
+    def alerts_after(
+        self, after_id: int, limit: int, *, tenant: str | None = None
+    ) -> list[AlertRow]:
+        query = select(ALERT_OUTBOX).where(_A.id > after_id).order_by(_A.id).limit(limit)
+        if tenant is not None:
+            query = query.where(_A.tenant == tenant)
+        return [
+            AlertRow(
+                tenant=r["tenant"],
+                kind=r["kind"],
+                body=json.loads(r["body"]),
+                created_at=r["created_at"],
+                id=r["id"],
+            )
+            for r in self._conn.execute(query).mappings()
+        ]
+
+
+def _timer_params(t: TimerRow) -> dict[str, Any]:
+    return {
+        "tenant": t.tenant,
+        "order_id": t.order,
+        "name": t.name,
+        "sub_state": t.sub_state,
+        "armed_seq": t.armed_seq,
+        "deadline": t.deadline,
+        "warn_at": json.dumps(list(t.warn_at)),
+        "next_warn_at": t.next_warn_at,
+        "state": t.state,
+        "created_at": t.created_at,
+        "closed_at": t.closed_at,
+        "closed_by_seq": t.closed_by_seq,
+    }
+
+
+def _timer_of(r: RowMapping) -> TimerRow:
+    return TimerRow(
+        id=r["id"],
+        tenant=r["tenant"],
+        order=r["order_id"],
+        name=r["name"],
+        sub_state=r["sub_state"],
+        armed_seq=r["armed_seq"],
+        deadline=r["deadline"],
+        warn_at=tuple(json.loads(r["warn_at"])),
+        next_warn_at=r["next_warn_at"],
+        state=r["state"],
+        created_at=r["created_at"],
+        closed_at=r["closed_at"],
+        closed_by_seq=r["closed_by_seq"],
+    )
