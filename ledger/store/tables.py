@@ -16,6 +16,7 @@ from typing import cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKeyConstraint,
     Index,
@@ -98,9 +99,7 @@ class Payload(SQLModel, table=True):
     __table_args__ = (
         PrimaryKeyConstraint("record_id", name="pk_payloads"),
         ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_payloads_record"),
-        CheckConstraint(
-            "(payload IS NULL) = (salt IS NULL)", name="ck_payloads_both_or_neither"
-        ),
+        CheckConstraint("(payload IS NULL) = (salt IS NULL)", name="ck_payloads_both_or_neither"),
     )
 
     record_id: int = Field(sa_type=RECORD_ID_TYPE, primary_key=True)
@@ -278,6 +277,123 @@ class AlertOutboxRow(SQLModel, table=True):
     created_at: str = Field(sa_type=Text)
 
 
+class WebhookSubscriptionRow(SQLModel, table=True):
+    """Where a tenant wants its alerts (migration 0005)."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_webhook_subscriptions"),
+        Index("ix_webhook_subscriptions_tenant", "tenant"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    tenant: str = Field(sa_type=Text)
+    url: str = Field(sa_type=Text)
+    secret: str = Field(sa_type=Text)
+    event_filter: str = Field(sa_type=Text)
+    created_at: str = Field(sa_type=Text)
+    disabled_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
+class AlertDeliveryRow(SQLModel, table=True):
+    """One alert to one subscription: pending, delivered or dead (migration 0005)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_alert_deliveries"),
+        UniqueConstraint("alert_id", "subscription_id", name="uq_alert_deliveries"),
+        ForeignKeyConstraint(["alert_id"], ["alert_outbox.id"], name="fk_deliveries_alert"),
+        ForeignKeyConstraint(
+            ["subscription_id"], ["webhook_subscriptions.id"], name="fk_deliveries_subscription"
+        ),
+        CheckConstraint(
+            "state IN ('pending', 'delivered', 'dead')", name="ck_alert_deliveries_state"
+        ),
+        Index("ix_alert_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    alert_id: int = Field(sa_type=RECORD_ID_TYPE)
+    subscription_id: int = Field(sa_type=RECORD_ID_TYPE)
+    state: str = Field(sa_type=Text)
+    attempts: int = Field(sa_type=Integer)
+    next_attempt_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+    last_status: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
+    delivered_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+    updated_at: str = Field(sa_type=Text)
+
+
+class AlertCursorRow(SQLModel, table=True):
+    """How far the fan-out has read the alert outbox (migration 0005)."""
+
+    __tablename__ = "alert_cursor"
+    __table_args__ = (PrimaryKeyConstraint("name", name="pk_alert_cursor"),)
+
+    name: str = Field(sa_type=Text, primary_key=True)
+    last_alert_id: int = Field(sa_type=RECORD_ID_TYPE)
+
+
+class LegalHoldRow(SQLModel, table=True):
+    """A legal hold on an order, or on a whole tenant when order_id is NULL (0006)."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_legal_holds"),
+        Index("ix_legal_holds_scope", "tenant", "order_id", "released_at"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    tenant: str = Field(sa_type=Text)
+    order_id: str | None = Field(default=None, sa_type=Text, nullable=True)
+    reason: str = Field(sa_type=Text)
+    placed_by: str = Field(sa_type=Text)
+    placed_at: str = Field(sa_type=Text)
+    released_by: str | None = Field(default=None, sa_type=Text, nullable=True)
+    released_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
+class RetentionRunRow(SQLModel, table=True):
+    """One retention run: its reference time, progress and signed report (0006)."""
+
+    __tablename__ = "retention_runs"
+    __table_args__ = (PrimaryKeyConstraint("id", name="pk_retention_runs"),)
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    reference_time: str = Field(sa_type=Text)
+    started_at: str = Field(sa_type=Text)
+    finished_at: str | None = Field(default=None, sa_type=Text, nullable=True)
+    state: str = Field(sa_type=Text)
+    archive_path: str | None = Field(default=None, sa_type=Text, nullable=True)
+    report: str | None = Field(default=None, sa_type=Text, nullable=True)
+    report_signature: str | None = Field(default=None, sa_type=Text, nullable=True)
+    key_id: str | None = Field(default=None, sa_type=Text, nullable=True)
+
+
+class RetentionRunItemRow(SQLModel, table=True):
+    """A record a retention run erases, and how far it got (0006)."""
+
+    __tablename__ = "retention_run_items"
+    __table_args__ = (
+        PrimaryKeyConstraint("run_id", "record_id", name="pk_retention_run_items"),
+        ForeignKeyConstraint(["run_id"], ["retention_runs.id"], name="fk_run_items_run"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_run_items_record"),
+        Index("ix_retention_run_items_order", "run_id", "tenant", "order_id"),
+    )
+
+    run_id: int = Field(
+        sa_type=RECORD_ID_TYPE, primary_key=True, sa_column_kwargs=_NO_AUTOINCREMENT
+    )
+    record_id: int = Field(
+        sa_type=RECORD_ID_TYPE, primary_key=True, sa_column_kwargs=_NO_AUTOINCREMENT
+    )
+    tenant: str = Field(sa_type=Text)
+    order_id: str = Field(sa_type=Text)
+    record_class: str = Field(sa_type=Text)
+    erased: bool = Field(sa_type=Boolean)
+    purge_seq: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -295,6 +411,12 @@ CHECKPOINTS = _table(Checkpoint)
 FINDINGS = _table(FindingRow)
 TIMERS = _table(TimerRowTable)
 ALERT_OUTBOX = _table(AlertOutboxRow)
+WEBHOOK_SUBSCRIPTIONS = _table(WebhookSubscriptionRow)
+ALERT_DELIVERIES = _table(AlertDeliveryRow)
+ALERT_CURSOR = _table(AlertCursorRow)
+LEGAL_HOLDS = _table(LegalHoldRow)
+RETENTION_RUNS = _table(RetentionRunRow)
+RETENTION_RUN_ITEMS = _table(RetentionRunItemRow)
 
 #: Every ledger table, parents before children (the order to create them in).
 LEDGER_TABLES: tuple[Table, ...] = (
@@ -311,9 +433,21 @@ LEDGER_TABLES: tuple[Table, ...] = (
     FINDINGS,
     TIMERS,
     ALERT_OUTBOX,
+    WEBHOOK_SUBSCRIPTIONS,
+    ALERT_DELIVERIES,
+    ALERT_CURSOR,
+    LEGAL_HOLDS,
+    RETENTION_RUNS,
+    RETENTION_RUN_ITEMS,
 )
 
 #: Tables whose rows the database refuses to UPDATE or DELETE (triggers; TRUNCATE too in
 #: PostgreSQL). `payloads` and `signing_keys` have narrower triggers of their own.
-APPEND_ONLY_TABLES: tuple[str, ...] = ("records", "leaves", "merkle_nodes", "checkpoints",
-                                       "catalogues", "findings")
+APPEND_ONLY_TABLES: tuple[str, ...] = (
+    "records",
+    "leaves",
+    "merkle_nodes",
+    "checkpoints",
+    "catalogues",
+    "findings",
+)

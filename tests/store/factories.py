@@ -19,6 +19,8 @@ from statemodel.canonical import canonical_json, sha256_hex
 MODEL = "sha256:" + "ab" * 32
 DUMMY_SIGNATURE = "c2lnbmF0dXJl"  # b64("signature")
 ALL_TABLES = ("orders", "records", "payloads", "catalogues", "signing_keys", "findings",
+              "timers", "alert_outbox", "webhook_subscriptions", "alert_deliveries",
+              "alert_cursor", "legal_holds", "retention_runs", "retention_run_items",
               "api_keys",
               "idempotency_keys", "sequencing_queue", "leaves", "merkle_nodes", "checkpoints")
 
