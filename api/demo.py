@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from ledger.append import EventRequest
 from ledger.sequencer import Sequencer
+from ledger.sla import SlaSweeper
 from ledger.service import Ledger
 from ledger.statement import Actor, ActorType
 from statemodel.errors import InvalidInput
@@ -122,6 +123,9 @@ def load_demo(ledger: Ledger) -> str:
                     created += 1
                     flagged += len(result.findings)
             orders.append((tenant, demo_order_id(tenant, lifecycle), lifecycle.description))
+    # The reference orders lived in March 2026: timers still armed then (carrier EDDs,
+    # archive deadlines) are long past due, so the sweep records their breaches.
+    breaches = SlaSweeper(ledger.recorder, ledger.appender, ledger.clock).sweep().fired
     integration = Sequencer(
         ledger.recorder,
         log_key=ledger.keyring.log_key(),
@@ -131,6 +135,7 @@ def load_demo(ledger: Ledger) -> str:
     lines = [
         f"demo: {len(orders)} orders, {created} new records ({flagged} regulation findings), "
         f"{replayed} already present",
+        f"sla: {len(breaches)} breach record(s) from timers past due",
         f"log: {integration.size} leaves under the latest checkpoint",
         f"database: {ledger.settings.database_url}",
         "",
@@ -143,6 +148,7 @@ def load_demo(ledger: Ledger) -> str:
         "  orderledger verify bundle.json         offline verification of that bundle",
         "  orderledger checkpoint                 the latest signed checkpoint",
         "  orderledger compliance report          completeness and findings per tenant",
+        "  orderledger sla list --breached        the SLA breaches, each a chained record",
         "  orderledger model show                 the 12 main and 41 sub-states",
         "",
     ]
