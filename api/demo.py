@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from ledger.append import EventRequest
 from ledger.sequencer import Sequencer
-from ledger.sla import SlaSweeper
 from ledger.service import Ledger
+from ledger.sla import SlaSweeper
 from ledger.statement import Actor, ActorType
 from statemodel.errors import InvalidInput
 from statemodel.scenarios import SCENARIOS, Scenario, Step, scenario
