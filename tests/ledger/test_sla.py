@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger.append import EventRequest
 from ledger.audit import audit_ledger
 from ledger.clock import FixedClock
+from ledger.compliance import compliance_report
 from ledger.errors import StorageError
 from ledger.sla import SlaSweeper
 from ledger.statement import Kind
@@ -245,3 +246,16 @@ def test_the_database_refuses_to_rearm_a_fired_timer(harness: Harness, database_
     fired = next(t for t in harness.timers("fired"))
     with pytest.raises(DBAPIError, match="timers_close_once"), raw_connection(database_url) as c:
         c.execute(text("UPDATE timers SET state = 'armed' WHERE id = :id"), {"id": fired.id})
+
+
+def test_compliance_report_counts_met_and_breached_timers(harness: Harness) -> None:
+    harness.feed(requests_for(FAULT, steps=FAULT_AT + 1))
+    harness.sweep_at(RECOVERY)
+
+    figures = compliance_report(harness.ledger.recorder)["shop-1"]
+
+    fault = figures.on_time_by_sub_state["M09.02"].to_json()
+    assert fault == {"met": 0, "breached": 1, "on_time_rate": 0.0}
+    deppon = figures.on_time_by_carrier["deppon"]
+    assert deppon.breached == 1
+    assert deppon.met == sum(t.state == "disarmed" for t in harness.timers())
