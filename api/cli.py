@@ -14,7 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from api import commands_apikeys, commands_evidence, commands_ledger, commands_model
+from api import (
+    commands_apikeys,
+    commands_evidence,
+    commands_ledger,
+    commands_model,
+    commands_sla,
+)
 from ledger.verify import MalformedBundle
 from statemodel.errors import OrderledgerError
 
@@ -159,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     ak_revoke = apikeys_sub.add_parser("revoke", help="revoke a key by name")
     ak_revoke.add_argument("name")
     ak_revoke.set_defaults(handler=commands_apikeys.apikeys_revoke)
+
+    commands_sla.register(sub, _Parser)
 
     audit = sub.add_parser("audit", help="check every chain, signature and payload")
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")

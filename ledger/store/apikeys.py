@@ -14,13 +14,16 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Connection,
     Engine,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     func,
     insert,
     select,
@@ -38,13 +41,23 @@ _ID = BigInteger().with_variant(Integer(), "sqlite")
 API_KEYS = Table(
     "api_keys",
     MetaData(),
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", _ID, nullable=False, autoincrement=True),
     Column("name", Text, nullable=False),
     Column("key_hash", Text, nullable=False),
     Column("role", Text, nullable=False),
     Column("tenant", Text, nullable=True),
     Column("created_at", Text, nullable=False),
     Column("revoked_at", Text, nullable=True),
+    PrimaryKeyConstraint("id", name="pk_api_keys"),
+    UniqueConstraint("name", name="uq_api_keys_name"),
+    UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
+    CheckConstraint(
+        "role IN ('platform', 'carrier', 'auditor', 'legal', 'admin')", name="ck_api_keys_role"
+    ),
+    CheckConstraint(
+        "tenant IS NOT NULL OR role IN ('auditor', 'legal', 'admin')",
+        name="ck_api_keys_tenant_scope",
+    ),
 )
 _K = API_KEYS.c
 

@@ -1,0 +1,136 @@
+"""`orderledger apikeys ...` and `orderledger serve`, and readiness without a database."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from api.app import create_app
+from api.cli import main
+from api.logs import REQUEST_ID, JsonFormatter
+from ledger.store import open_recorder
+from tests.api.conftest import Api
+from tests.api.live import LiveServer
+from tests.ledger.support import open_test_ledger
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(args, out=out), out.getvalue()
+
+
+def test_apikeys_create_list_revoke(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERLEDGER_DATABASE_URL", database_url)
+    monkeypatch.setenv("ORDERLEDGER_DATA_DIR", str(tmp_path))
+    code, out = _run(["apikeys", "create", "--name", "ops", "--role", "platform",
+                      "--tenant", "shop-a"])
+    assert code == 0
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("olk_")
+    code, listing = _run(["apikeys", "list"])
+    assert code == 0
+    assert "ops" in listing
+    assert "active" in listing
+    assert token not in listing
+    assert _run(["apikeys", "revoke", "ops"])[0] == 0
+    assert "revoked" in _run(["apikeys", "list"])[1]
+    # Refusals are one line and exit 2.
+    assert _run(["apikeys", "create", "--name", "p2", "--role", "platform"])[0] == 2
+    assert _run(["apikeys", "revoke", "nobody"])[0] == 2
+    assert _run(["apikeys", "create", "--name", "x", "--role", "root"])[0] == 2
+
+
+def test_serve_prints_urls_and_demo_keys_once(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ORDERLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ol.db'}",
+           "ORDERLEDGER_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
+         "info"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(11)]
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in text
+        assert f"http://127.0.0.1:{port}/docs" in text
+        tokens = {line.split()[0]: line.split()[-1] for line in lines if "olk_" in line}
+        assert set(tokens) == {"platform", "carrier", "auditor", "legal", "admin"}
+        server = LiveServer.__new__(LiveServer)
+        server.port = port
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply = server.call("GET", "/v1/keys", token=tokens["auditor"])
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        assert reply.status == 200
+        assert reply.headers["x-request-id"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        rest = process.stdout.read() if process.stdout is not None else ""
+        if process.stdout is not None:
+            process.stdout.close()
+    access = [json.loads(line) for line in rest.splitlines() if '"orderledger.api.access"' in line]
+    assert any(
+        entry["path"] == "/v1/keys" and entry["status"] == 200
+        and entry["request_id"] == reply.headers["x-request-id"]
+        for entry in access
+    ), rest
+
+
+def test_a_sane_client_request_id_is_kept_and_an_insane_one_replaced(api: Api) -> None:
+    kept = api.server.call("GET", "/healthz", headers={"X-Request-Id": "trace-42"})
+    assert kept.headers["x-request-id"] == "trace-42"
+    replaced = api.server.call("GET", "/healthz", headers={"X-Request-Id": "x" * 500})
+    assert len(replaced.headers["x-request-id"]) == 32
+
+
+def test_json_log_lines_carry_the_request_id() -> None:
+    record = logging.LogRecord("orderledger.api", logging.ERROR, __file__, 1, "boom %s",
+                               ("now",), None)
+    record.detail = "d"
+    token = REQUEST_ID.set("rid-1")
+    try:
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        REQUEST_ID.reset(token)
+    assert entry["message"] == "boom now"
+    assert entry["request_id"] == "rid-1"
+    assert entry["detail"] == "d"
+    assert entry["level"] == "error"
+
+
+def test_readyz_is_503_without_a_database(sqlite_url: str, tmp_path: Path) -> None:
+    ledger = open_test_ledger(sqlite_url, tmp_path)
+    # Nothing listens on port 1: every connection attempt is refused at once.
+    unreachable = open_recorder("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    broken = dataclasses.replace(ledger, recorder=unreachable)
+    server = LiveServer(create_app(ledger.settings, ledger=broken)).start()
+    try:
+        assert server.call("GET", "/healthz").status == 200
+        reply = server.call("GET", "/readyz")
+        assert reply.status == 503
+        assert reply.media_type == "application/problem+json"
+        assert reply.body["type"] == "https://orderledger.dev/problems/service-unavailable"
+        assert "127.0.0.1" not in reply.body["detail"]  # no driver message leaks
+    finally:
+        server.stop()
+        unreachable.close()
+        ledger.close()
