@@ -18,11 +18,11 @@ $(VENV)/.dev: $(VENV)/.runtime
 	touch $@
 
 ## make run: install into .venv, load the demo orders into ./orderledger.db, audit them,
-## and show where to look.
+## then serve the API (and its scheduled jobs) on http://127.0.0.1:8000 with demo keys.
 run: $(VENV)/.runtime
 	$(BIN)/orderledger demo
-	$(BIN)/orderledger audit
-	$(BIN)/orderledger model show
+	$(BIN)/orderledger audit --quiet
+	$(BIN)/orderledger serve --host 127.0.0.1 --port $${PORT:-8000}
 
 ## make test: install test tools and PostgreSQL (if missing), start PostgreSQL on
 ## loopback, run ruff, mypy (strict) and pytest, stop PostgreSQL.

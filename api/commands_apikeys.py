@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import TextIO
 
 from api.apikeys import IssuedKey, ensure_demo_keys, issue_key
@@ -12,6 +14,7 @@ from ledger.service import Ledger, open_ledger
 from ledger.settings import Settings
 from ledger.store.apikeys import api_key_store
 from ledger.timefmt import format_time
+from retention.scheduler import start_scheduler
 
 
 def _open() -> Ledger:
@@ -93,16 +96,37 @@ def serve(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"orderledger API on {base}\n")
         out.write(f"OpenAPI docs:   {base}/docs\n")
         out.write(f"database:       {settings.database_url}\n")
+        keys_file = settings.data_dir / DEMO_KEYS_FILE
         if issued:
-            out.write(format_demo_keys(issued))
+            text = format_demo_keys(issued)
+            _write_private(keys_file, text)
+            out.write(text)
+            out.write(f"(also kept in {keys_file}, readable only by you)\n")
+        elif keys_file.exists():
+            out.write(f"demo API keys: {keys_file}\n")
+        scheduler = start_scheduler(ledger)
         out.flush()
         configure_json_logs(args.log_level)
         # Our JSON logs instead of uvicorn's; our access line carries the request id.
-        uvicorn.run(create_app(settings, ledger=ledger), host=args.host, port=args.port,
-                    log_config=None, access_log=False)
+        try:
+            uvicorn.run(create_app(settings, ledger=ledger), host=args.host, port=args.port,
+                        log_config=None, access_log=False)
+        finally:
+            scheduler.shutdown(wait=True)
     finally:
         ledger.close()
     return 0
+
+
+DEMO_KEYS_FILE = "demo-api-keys.txt"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600, never wider)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _url_host(host: str) -> str:

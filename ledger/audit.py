@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ledger import verify
+from ledger.errors import StorageError
 from ledger.keyring import published_key
 from ledger.keys import PublishedKey
-from ledger.statement import GENESIS_PREV, Kind
+from ledger.retention.policy import ErasureJudge
+from ledger.statement import GENESIS_PREV, Kind, Statement
 from ledger.store import OrderHead, Recorder, StoredRecord, UnitOfWork
 from statemodel.catalogue import catalogue_from_document
 from statemodel.errors import InvalidInput
@@ -54,19 +56,40 @@ def audit_ledger(recorder: Recorder, *, progress: Progress | None = None) -> Aud
     report = AuditReport()
     with recorder.unit_of_work() as uow:
         keys = {row.key_id: published_key(row) for row in uow.list_keys()}
+        unreadable_chains = False
         machines = _Machines(uow)
         total_records = uow.count_records()
         for head in uow.iter_orders():
-            chain = uow.get_chain(head.tenant, head.order)
             report.orders += 1
+            try:
+                chain = uow.get_chain(head.tenant, head.order)
+            except (StorageError, ValueError) as exc:
+                if not _unreadable_row(exc):
+                    raise
+                # One corrupt row must not hide every other problem of the database.
+                report.problems.append(
+                    Problem(
+                        head.tenant,
+                        head.order,
+                        None,
+                        "unreadable",
+                        f"a record cannot be read: {exc}",
+                    )
+                )
+                unreadable_chains = True
+                continue
             report.records += len(chain)
             report.problems.extend(check_chain(head, chain, keys, machines))
             if progress is not None and report.orders % 500 == 0:
                 progress(report.orders, report.records)
         if total_records != report.records:
-            report.problems.extend(_orphans(uow, report.records, total_records))
+            report.problems.extend(_orphans(uow, report.records, total_records, unreadable_chains))
     if progress is not None:
         progress(report.orders, report.records)
+    # The Merkle log: leaves, nodes, checkpoints (imported here: it imports Problem).
+    from ledger.audit_log import audit_log
+
+    report.problems.extend(audit_log(recorder))
     return report
 
 
@@ -86,18 +109,24 @@ def check_chain(
         return
     previous_hash: str | None = None
     previous_state: str | None = None
-    purged = any(r.statement.kind is Kind.RETENTION_PURGE for r in chain)
+    expected_seq = 0
+    erasures = ErasureJudge(chain)
     for index, record in enumerate(chain):
         st = record.statement
         seq = st.seq
-        if seq != index:
-            yield problem(
-                index, "sequence", f"expected seq {index}, found seq {seq} (gap or reorder)"
-            )
+        if seq != expected_seq:
+            # Reported once per gap, naming the first missing seq: the records after a
+            # gap are not themselves out of place.
+            yield problem(min(seq, expected_seq), "sequence", _gap_message(expected_seq, seq))
+        # A seq below the due one (only a negative first seq can be, the rows being in seq
+        # order) is out of place; the ones after it are judged against the due seq still.
+        expected_seq = max(expected_seq, seq + 1)
         if (st.tenant, st.order) != (head.tenant, head.order):
             yield problem(seq, "owner", f"record names {st.tenant}/{st.order}")
-        recomputed = verify.statement_hash(st.to_json()).hex()
-        if recomputed != record.statement_hash:
+        recomputed = _recomputed_hash(st)
+        if recomputed is None:
+            yield problem(seq, "statement-hash", "the statement's columns cannot be hashed")
+        elif recomputed != record.statement_hash:
             yield problem(
                 seq,
                 "statement-hash",
@@ -112,12 +141,23 @@ def check_chain(
                 "state-continuity",
                 f"from {st.from_state!r} but the previous record went to {previous_state!r}",
             )
-        yield from (problem(seq, c, m) for c, m in _signature_problems(record, recomputed, keys))
-        yield from (problem(seq, c, m) for c, m in _payload_problems(record, purged))
+        yield from (
+            problem(seq, c, m)
+            for c, m in _signature_problems(record, recomputed or record.statement_hash, keys)
+        )
+        yield from (problem(seq, c, m) for c, m in _payload_problems(record, erasures))
         yield from (problem(seq, c, m) for c, m in _transition_problems(record, index, machines))
-        previous_hash = recomputed
+        # A row that cannot be hashed is judged above; link its successor to its stored hash.
+        previous_hash = recomputed or record.statement_hash
         previous_state = st.to_state
     last = chain[-1]
+    if head.head_seq >= expected_seq:
+        # The tail was cut off: name the first record that is gone.
+        yield problem(
+            expected_seq,
+            "sequence",
+            _gap_message(expected_seq, head.head_seq + 1) + " (the head is past the chain)",
+        )
     if head.head_seq != last.statement.seq or head.head_hash != previous_hash:
         yield problem(
             None,
@@ -131,6 +171,30 @@ def check_chain(
             "head",
             f"head state {head.sub_state!r} but the chain ends in {last.statement.to_state!r}",
         )
+
+
+def _gap_message(expected: int, found: int) -> str:
+    if found < expected:
+        return f"seq {found} where seq {expected} was due"
+    missing = f"seq {expected}" if found == expected + 1 else f"seq {expected}..{found - 1}"
+    return f"{missing} missing"
+
+
+def _recomputed_hash(statement: Statement) -> str | None:
+    """The statement's hash from its columns; None when they hold values JCS cannot
+    encode (an integer beyond 2**53, as a direct edit can leave)."""
+    try:
+        return verify.statement_hash(statement.to_json()).hex()
+    except ValueError:
+        return None
+
+
+def _unreadable_row(exc: Exception) -> bool:
+    """True when `exc` says a stored row holds values the ledger cannot read (a direct
+    edit), False for a failing database, which must stop the audit."""
+    if isinstance(exc, StorageError):
+        return isinstance(exc.__cause__, ValueError)
+    return True
 
 
 def _signature_problems(
@@ -155,14 +219,23 @@ def _signature_problems(
         )
 
 
-def _payload_problems(record: StoredRecord, purged: bool) -> Iterator[tuple[str, str]]:
+def _payload_problems(record: StoredRecord, erasures: ErasureJudge) -> Iterator[tuple[str, str]]:
     if record.payload is None or record.salt is None:
         if record.payload is not None or record.salt is not None:
             yield "payload", "payload and salt must be erased together"
-        elif not purged:
-            yield "payload", "payload erased without a retention_purge record"
+            return
+        # Lawful only when a later retention_purge record names it, after its minimum
+        # and outside any legal hold (ledger.retention.policy); anything else is tampering.
+        unlawful = erasures.problem(record)
+        if unlawful is not None:
+            yield "payload", unlawful
         return
-    if verify.payload_digest(record.salt, record.payload) != record.statement.payload_digest:
+    try:
+        digest = verify.payload_digest(record.salt, record.payload)
+    except ValueError:
+        yield "payload-digest", "the stored payload is not canonical JSON"
+        return
+    if digest != record.statement.payload_digest:
         yield "payload-digest", "payload or salt does not match payload_digest"
 
 
@@ -206,13 +279,29 @@ class _Machines:
         return self._cache[digest]
 
 
-def _orphans(uow: UnitOfWork, seen: int, total: int) -> Iterator[Problem]:
-    """Records that belong to no order row (the order row was deleted or renamed)."""
+def _orphans(uow: UnitOfWork, seen: int, total: int, unreadable_chains: bool) -> Iterator[Problem]:
+    """Records that belong to no order row (the order row was deleted or renamed).
+
+    When some chain could not be read, its records are among the unseen ones and the
+    scan stops at the same unreadable row: that is reported once, per order, already."""
     heads = {(h.tenant, h.order) for h in uow.iter_orders()}
     after = 0
     reported: set[tuple[str, str]] = set()
     while True:
-        batch = uow.iter_records(after, 5000)
+        try:
+            batch = uow.iter_records(after, 5000)
+        except (StorageError, ValueError) as exc:
+            if not _unreadable_row(exc):
+                raise
+            if not unreadable_chains:
+                yield Problem(
+                    "*",
+                    "*",
+                    None,
+                    "unreadable",
+                    f"the scan of records after id {after} failed: {exc}",
+                )
+            return
         if not batch:
             break
         for record in batch:
@@ -227,7 +316,7 @@ def _orphans(uow: UnitOfWork, seen: int, total: int) -> Iterator[Problem]:
                     "records exist for an order that has no order row",
                 )
         after = batch[-1].record_id or after
-    if not reported:
+    if not reported and not unreadable_chains:
         yield Problem(
             "*",
             "*",

@@ -9,8 +9,9 @@ from ledger import merkle
 from ledger.errors import StorageError, UnknownOrder
 from ledger.keyring import published_key
 from ledger.note import vkey
-from ledger.sequencer import Sequencer
+from ledger.sequencer import sequencer_for
 from ledger.service import Ledger
+from ledger.store import StoredRecord
 from ledger.timefmt import format_time
 
 BUNDLE_FORMAT = "orderledger.bundle.v1"
@@ -20,21 +21,26 @@ def export_bundle(ledger: Ledger, tenant: str, order: str) -> dict[str, Any]:
     """Build the bundle of one order against the newest checkpoint.
 
     Integrates queued records first, so every record of the chain is a leaf under the
-    checkpoint. Raises UnknownOrder when the order does not exist.
+    checkpoint; a record appended after that checkpoint is left out (the bundle holds the
+    chain as of its checkpoint). Raises UnknownOrder (field "order") when the order does
+    not exist, StorageError when the checkpoint, a catalogue or a key the bundle needs is
+    not stored.
     """
     log_key = ledger.keyring.log_key()
-    Sequencer(
-        ledger.recorder, log_key=log_key, origin=ledger.settings.log_origin, clock=ledger.clock
-    ).integrate_all()
-    with ledger.recorder.unit_of_work() as uow:
+    sequencer_for(ledger).integrate_all()
+    with ledger.recorder.unit_of_work(read_only=True) as uow:
+        # The checkpoint is read BEFORE the chain: every record under it committed before
+        # it, so the chain read afterwards holds all of them (read in the other order, a
+        # record appended and integrated in between would be in the tree but not in the
+        # bundle, which no verifier could notice).
+        checkpoint = uow.latest_checkpoint()
         if uow.get_head(tenant, order) is None:
             raise UnknownOrder(f"no order {order!r} for tenant {tenant!r}", field="order")
-        chain = uow.get_chain(tenant, order)
-        checkpoint = uow.latest_checkpoint()
         if checkpoint is None:
             raise StorageError("no checkpoint has been published")
+        chain = uow.get_chain(tenant, order)
         keys = {row.key_id: row for row in uow.list_keys()}
-        entries = []
+        entries: list[dict[str, Any]] = []
         for record in chain:
             assert record.record_id is not None
             index = uow.leaf_of(record.record_id)
@@ -42,20 +48,10 @@ def export_bundle(ledger: Ledger, tenant: str, order: str) -> dict[str, Any]:
                 # Appended after the checkpoint: the bundle holds the chain as of it (§6).
                 break
             proof = merkle.inclusion_proof(index, checkpoint.size, uow)
-            entries.append(
-                {
-                    "statement": record.statement.to_json(),
-                    "signature": record.signature,
-                    "payload": record.payload,
-                    "salt": None if record.salt is None else base64.b64encode(record.salt).decode(),
-                    "leaf_index": index,
-                    "inclusion_proof": [h.hex() for h in proof],
-                }
-            )
+            entries.append(_entry(record, index, proof))
         chain = chain[: len(entries)]
-        digests = sorted({r.statement.model for r in chain})
         models = []
-        for digest in digests:
+        for digest in sorted({r.statement.model for r in chain}):
             document = uow.get_catalogue(digest)
             if document is None:
                 raise StorageError(f"catalogue {digest} is not stored")
@@ -75,4 +71,16 @@ def export_bundle(ledger: Ledger, tenant: str, order: str) -> dict[str, Any]:
         "models": models,
         "checkpoint": checkpoint.note,
         "entries": entries,
+    }
+
+
+def _entry(record: StoredRecord, index: int, proof: list[bytes]) -> dict[str, Any]:
+    """One bundle entry; payload and salt are both null once retention erased them."""
+    return {
+        "statement": record.statement.to_json(),
+        "signature": record.signature,
+        "payload": record.payload,
+        "salt": None if record.salt is None else base64.b64encode(record.salt).decode("ascii"),
+        "leaf_index": index,
+        "inclusion_proof": [h.hex() for h in proof],
     }
