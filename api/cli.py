@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from api import (
+    commands_alerts,
     commands_apikeys,
     commands_evidence,
     commands_ledger,
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     ak_revoke.set_defaults(handler=commands_apikeys.apikeys_revoke)
 
     commands_sla.register(sub, _Parser)
+    commands_alerts.register(sub, _Parser)
 
     audit = sub.add_parser("audit", help="check every chain, signature and payload")
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")

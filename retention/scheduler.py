@@ -1,7 +1,8 @@
 """The one APScheduler instance of a service process and the jobs it runs.
 
 `orderledger serve` starts it beside the API: the sequencer integrates records into the
-Merkle log within its bound, the SLA sweep fires due timers. Every job is safe to run in
+Merkle log within its bound, the SLA sweep fires due timers, alert delivery posts signed
+webhooks with retries. Every job is safe to run in
 several processes at once (the database keeps them apart), so scaling the API out needs
 no scheduler election.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from ledger.alerts import AlertDeliverer
 from ledger.sequencer import Sequencer
 from ledger.service import Ledger
 from ledger.sla import SlaSweeper
+from retention.alerts import schedule_alert_delivery
 from retention.sequencing import schedule_sequencing
 from retention.sla_jobs import schedule_sla_sweep
 
@@ -28,6 +31,7 @@ def build_scheduler(ledger: Ledger) -> BackgroundScheduler:
     )
     schedule_sequencing(scheduler, sequencer)
     schedule_sla_sweep(scheduler, SlaSweeper(ledger.recorder, ledger.appender, ledger.clock))
+    schedule_alert_delivery(scheduler, AlertDeliverer(ledger.recorder, ledger.clock))
     return scheduler
 
 
