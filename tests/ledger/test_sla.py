@@ -259,3 +259,22 @@ def test_compliance_report_counts_met_and_breached_timers(harness: Harness) -> N
     deppon = figures.on_time_by_carrier["deppon"]
     assert deppon.breached == 1
     assert deppon.met == sum(t.state == "disarmed" for t in harness.timers())
+
+
+def test_a_warning_before_the_deadline_is_an_alert_not_a_record(harness: Harness) -> None:
+    received = _index("return_within_cooling_off_then_refund", "return_received")
+    harness.feed(requests_for(RETURN, steps=received + 1))
+    deadline = parse_time(RETURN.steps[received].payload["received_at"]) + timedelta(days=7)
+    kinds_before = harness.chain_kinds()
+
+    harness.clock.set(deadline - timedelta(days=1, seconds=1))
+    assert harness.sweeper.sweep().warned == []
+    harness.clock.set(deadline - timedelta(days=1))
+    warned = harness.sweeper.sweep().warned
+    assert [t.name for t in warned] == ["refund_deadline"]
+    assert harness.sweeper.sweep().warned == []  # each warning once
+
+    assert harness.chain_kinds() == kinds_before
+    with harness.ledger.recorder.unit_of_work() as uow:
+        alerts = uow.alerts_after(0, 10)
+    assert [(a.kind, a.body["timer"]) for a in alerts] == [("sla_warning", "refund_deadline")]
