@@ -31,6 +31,18 @@ class SweepResult:
     warned: list[TimerRow] = field(default_factory=list)
 
 
+def _breach_payload(timer: TimerRow, now: str) -> dict[str, object]:
+    lateness = parse_time(now) - parse_time(timer.deadline)
+    return {
+        "timer": timer.name,
+        "sub_state": timer.sub_state,
+        "armed_by_seq": timer.armed_seq,
+        "deadline": timer.deadline,
+        "detected_at": now,
+        "lateness_seconds": int(lateness.total_seconds()),
+    }
+
+
 class SlaSweeper:
     def __init__(
         self,
@@ -53,9 +65,7 @@ class SlaSweeper:
         while True:
             with self._recorder.unit_of_work() as uow:
                 due = uow.due_timers(moment, self._batch)
-                for timer in due:
-                    if self._fire(uow, timer, moment):
-                        result.fired.append(timer)
+                result.fired += self._fire(uow, due, moment)
             if len(due) < self._batch:
                 break
         with self._recorder.unit_of_work() as uow:
@@ -64,43 +74,53 @@ class SlaSweeper:
                 result.warned.append(timer)
         return result
 
-    def _fire(self, uow: UnitOfWork, timer: TimerRow, now: str) -> bool:
-        assert timer.id is not None
-        head = uow.lock_head(timer.tenant, timer.order)
-        if head is None:
-            raise StorageError(f"timer {timer.id} belongs to a missing order {timer.order!r}")
-        seq = head.head_seq + 1
-        if not uow.close_timer(timer.id, state="fired", at=now, by_seq=seq):
-            return False  # fired by another sweeper, or disarmed since we read it
-        lateness = parse_time(now) - parse_time(timer.deadline)
-        payload = {
-            "timer": timer.name,
-            "sub_state": timer.sub_state,
-            "armed_by_seq": timer.armed_seq,
-            "deadline": timer.deadline,
-            "detected_at": now,
-            "lateness_seconds": int(lateness.total_seconds()),
-        }
-        request = EventRequest(
-            tenant=timer.tenant,
-            order=timer.order,
-            event=Kind.SLA_BREACH.value,
-            event_time=now,
-            actor=SWEEPER_ACTOR,
-            payload=payload,
-            kind=Kind.SLA_BREACH,
-        )
-        (appended,) = self._appender.append_in(uow, [request])
-        if isinstance(appended, InvalidInput):
-            # A system record the ledger itself composed was refused: a bug, not input.
-            raise StorageError(f"breach record of timer {timer.id} refused: {appended}")
-        if appended.record.statement.seq != seq:
-            raise StorageError(
-                f"breach of timer {timer.id} got seq "
-                f"{appended.record.statement.seq}, expected {seq}"
-            )
-        uow.add_alerts(
+    def _fire(self, uow: UnitOfWork, due: list[TimerRow], now: str) -> list[TimerRow]:
+        """Fire a batch: lock the heads (in one global order, so two sweepers cannot
+        deadlock), close each timer that is still armed, append all breach records in one
+        batch, queue their alerts. Returns the timers this call fired."""
+        due = sorted(due, key=lambda t: (t.tenant, t.order, t.deadline, t.id or 0))
+        next_seq: dict[tuple[str, str], int] = {}
+        fired: list[tuple[TimerRow, int]] = []
+        for timer in due:
+            assert timer.id is not None
+            key = (timer.tenant, timer.order)
+            if key not in next_seq:
+                head = uow.lock_head(timer.tenant, timer.order)
+                if head is None:
+                    raise StorageError(f"timer {timer.id} belongs to a missing order {key[1]!r}")
+                next_seq[key] = head.head_seq + 1
+            seq = next_seq[key]
+            if uow.close_timer(timer.id, state="fired", at=now, by_seq=seq):
+                fired.append((timer, seq))
+                next_seq[key] = seq + 1
+            # else: fired by another sweeper, or disarmed since we read it
+        payloads = [_breach_payload(timer, now) for timer, _ in fired]
+        results = self._appender.append_in(
+            uow,
             [
+                EventRequest(
+                    tenant=timer.tenant,
+                    order=timer.order,
+                    event=Kind.SLA_BREACH.value,
+                    event_time=now,
+                    actor=SWEEPER_ACTOR,
+                    payload=payload,
+                    kind=Kind.SLA_BREACH,
+                )
+                for (timer, _), payload in zip(fired, payloads, strict=True)
+            ],
+        )
+        alerts = []
+        for (timer, seq), payload, appended in zip(fired, payloads, results, strict=True):
+            if isinstance(appended, InvalidInput):
+                # A system record the ledger itself composed was refused: a bug, not input.
+                raise StorageError(f"breach record of timer {timer.id} refused: {appended}")
+            if appended.record.statement.seq != seq:
+                raise StorageError(
+                    f"breach of timer {timer.id} got seq "
+                    f"{appended.record.statement.seq}, expected {seq}"
+                )
+            alerts.append(
                 AlertRow(
                     tenant=timer.tenant,
                     kind="sla_breach",
@@ -114,9 +134,9 @@ class SlaSweeper:
                     },
                     created_at=now,
                 )
-            ]
-        )
-        return True
+            )
+        uow.add_alerts(alerts)
+        return [timer for timer, _ in fired]
 
     @staticmethod
     def _warn(uow: UnitOfWork, timer: TimerRow, now: str) -> None:

@@ -11,13 +11,28 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from ledger.store.rows import AlertRow, TimerRow
 from ledger.store.tables import ALERT_OUTBOX, TIMERS
 
 _T = TIMERS.c
 _A = ALERT_OUTBOX.c
+
+# Built once: the sweep closes timers one by one, and building a statement per call
+# costs more than running it.
+_CLOSE = (
+    update(TIMERS)
+    .where((_T.id == bindparam("timer_id")) & (_T.state == "armed"))
+    .values(
+        state=bindparam("new_state"),
+        closed_at=bindparam("at"),
+        closed_by_seq=bindparam("by_seq"),
+        next_warn_at=None,
+    )
+)
+_INSERT_TIMER = insert(TIMERS)
+_INSERT_ALERT = insert(ALERT_OUTBOX)
 
 
 class TimerSql:
@@ -27,7 +42,7 @@ class TimerSql:
 
     def arm_timers(self, timers: Sequence[TimerRow]) -> None:
         if timers:
-            self._conn.execute(insert(TIMERS), [_timer_params(t) for t in timers])
+            self._conn.execute(_INSERT_TIMER, [_timer_params(t) for t in timers])
 
     def disarm_timers(
         self, tenant: str, order: str, names: Sequence[str], *, at: str, by_seq: int
@@ -48,9 +63,7 @@ class TimerSql:
 
     def close_timer(self, timer_id: int, *, state: str, at: str, by_seq: int | None) -> bool:
         result = self._conn.execute(
-            update(TIMERS)
-            .where((_T.id == timer_id) & (_T.state == "armed"))
-            .values(state=state, closed_at=at, closed_by_seq=by_seq, next_warn_at=None)
+            _CLOSE, {"timer_id": timer_id, "new_state": state, "at": at, "by_seq": by_seq}
         )
         return int(result.rowcount) == 1
 
@@ -102,7 +115,7 @@ class TimerSql:
     def add_alerts(self, alerts: Sequence[AlertRow]) -> None:
         if alerts:
             self._conn.execute(
-                insert(ALERT_OUTBOX),
+                _INSERT_ALERT,
                 [
                     {
                         "tenant": a.tenant,

@@ -159,13 +159,12 @@ class _CrashingSweeper(SlaSweeper):
 
     def __init__(self, *args: object, crash_after: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._left = crash_after
+        self._crash_after = crash_after
 
-    def _fire(self, uow: UnitOfWork, timer: TimerRow, now: str) -> bool:
-        if self._left == 0:
-            raise StorageError("simulated crash in the middle of a sweep")
-        self._left -= 1
-        return super()._fire(uow, timer, now)
+    def _fire(self, uow: UnitOfWork, due: list[TimerRow], now: str) -> list[TimerRow]:
+        fired = super()._fire(uow, due[: self._crash_after], now)
+        assert fired, "the crash must come after some timers fired in the transaction"
+        raise StorageError("simulated crash in the middle of a sweep")
 
 
 def _orders_in_fault(harness: Harness, count: int) -> None:
