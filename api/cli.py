@@ -20,6 +20,7 @@ from api import (
     commands_evidence,
     commands_ledger,
     commands_model,
+    commands_retention,
     commands_sla,
 )
 from ledger.verify import MalformedBundle
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands_sla.register(sub, _Parser)
     commands_alerts.register(sub, _Parser)
+    commands_retention.register(sub, _Parser)
 
     audit = sub.add_parser("audit", help="check every chain, signature and payload")
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -49,6 +49,8 @@ STATEMENT_KINDS: Final = frozenset(
     {"transition", "sla_breach", "legal_hold", "legal_hold_release", "retention_purge"}
 )
 ACTOR_TYPES: Final = frozenset({"platform", "carrier", "system", "user"})
+#: Payload field of a `retention_purge` record listing the seqs whose payloads it erased.
+PURGE_ERASED_SEQS_FIELD: Final = "erased_seqs"
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -937,6 +939,21 @@ class _Run:
             except BadInclusionProof as exc:
                 self.fail(7, i, BadInclusionProof, str(exc))
 
+    def warn_unexplained_erasures(self) -> None:
+        """Not a rule of §7 (erased payloads verify): warn when an erased payload is not
+        named in `erased_seqs` by a later `retention_purge` entry of the bundle, since the
+        ledger erases only so and a DBA's erasure looks the same to rule 5."""
+        named: set[int] = set()
+        for i in reversed(range(len(self.entries))):
+            entry, kind = self.entries[i], self.field(i, "kind")
+            if kind == "retention_purge" and isinstance(entry.get("payload"), Mapping):
+                seqs = entry["payload"].get(PURGE_ERASED_SEQS_FIELD)
+                named |= {s for s in seqs if type(s) is int} if isinstance(seqs, list) else set()
+            erased = entry.get("payload") is None and entry.get("salt") is None
+            if erased and self.field(i, "seq") not in named:
+                self.warnings.append(f"entry {i}: payload erased, but no later "
+                                     "retention_purge entry names its seq")
+
     def rule0_trust(self, trust: TrustSet) -> None:
         if self.log_verifier != trust.log_key:
             self.fail(0, None, UntrustedKey, f"log_key {str(self.bundle.get('log_key'))[:90]!r} "
@@ -1035,6 +1052,7 @@ def verify_bundle(
     run.rule5_payloads()
     run.rule6_transitions()
     run.rule7_inclusion()
+    run.warn_unexplained_erasures()
     if trust is not None:
         run.rule0_trust(trust)
     else:

@@ -20,6 +20,7 @@ from ledger.migrations import upgrade
 from ledger.store import statements as q
 from ledger.store.errors import DRIVER_ERRORS, SequencerConflict, translate, translated
 from ledger.store.recorder import NodeId, Recorder, UnitOfWork
+from ledger.store.retention_sql import RetentionSql
 from ledger.store.rows import (
     CatalogueRow,
     CheckpointRow,
@@ -32,7 +33,7 @@ from ledger.store.rows import (
 from ledger.store.timer_sql import TimerSql
 
 
-class SqlUnitOfWork(TimerSql, UnitOfWork):
+class SqlUnitOfWork(TimerSql, RetentionSql, UnitOfWork):
     """`UnitOfWork` on one SQLAlchemy connection inside an open transaction."""
 
     #: The append path's SQL in the backend's dialect.

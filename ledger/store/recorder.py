@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ledger.errors import ConfigurationError
+from ledger.store.retention_sql import HoldEntry, RunEntry, RunItemEntry, RunState
 from ledger.store.rows import (
     AlertRow,
     CatalogueRow,
@@ -200,6 +201,78 @@ class UnitOfWork(ABC):
         self, after_id: int, limit: int, *, tenant: str | None = None
     ) -> list[AlertRow]:
         """Outbox alerts with id > after_id, oldest first."""
+
+    # --- legal holds and retention runs (implemented in ledger/store/retention_sql.py) --
+
+    @abstractmethod
+    def insert_hold(self, hold: HoldEntry) -> int:
+        """Store a hold in force; returns its id."""
+
+    @abstractmethod
+    def release_hold(self, hold_id: int, *, released_by: str, released_at: str) -> bool:
+        """Mark an active hold released; False when it is unknown or released already."""
+
+    @abstractmethod
+    def list_holds(
+        self, *, tenant: str | None = None, active_only: bool = True
+    ) -> list[HoldEntry]:
+        """Holds by id, optionally of one tenant, by default only those in force."""
+
+    @abstractmethod
+    def holds_on(self, tenant: str, order: str) -> list[HoldEntry]:
+        """The holds in force that protect this order: its own and its tenant's."""
+
+    @abstractmethod
+    def tenant_orders(self, tenant: str) -> list[str]:
+        """Every order id of a tenant, sorted."""
+
+    @abstractmethod
+    def insert_retention_run(
+        self, *, reference_time: str, started_at: str, state: RunState,
+        report: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Start a retention run; returns its id."""
+
+    @abstractmethod
+    def update_retention_run(
+        self,
+        run_id: int,
+        *,
+        state: RunState,
+        finished_at: str | None = None,
+        archive_path: str | None = None,
+        report: Mapping[str, Any] | None = None,
+        report_signature: str | None = None,
+        key_id: str | None = None,
+    ) -> None:
+        """Move a run to `state`, setting the other columns that are not None."""
+
+    @abstractmethod
+    def get_retention_run(self, run_id: int) -> RunEntry | None: ...
+
+    @abstractmethod
+    def list_retention_runs(self, *, unfinished_only: bool = False) -> list[RunEntry]:
+        """Runs by id, optionally only those not finished."""
+
+    @abstractmethod
+    def add_run_items(self, items: Sequence[RunItemEntry]) -> None:
+        """Store the records a run plans to erase."""
+
+    @abstractmethod
+    def run_items(
+        self,
+        run_id: int,
+        *,
+        tenant: str | None = None,
+        order: str | None = None,
+        pending_only: bool = False,
+    ) -> list[RunItemEntry]:
+        """A run's items by (tenant, order, seq), optionally of one order, optionally only
+        those not erased yet."""
+
+    @abstractmethod
+    def mark_items_erased(self, run_id: int, record_ids: Sequence[int], purge_seq: int) -> int:
+        """Mark items erased by the purge record `purge_seq`; returns how many."""
 
     # --- catalogues --------------------------------------------------------------------
 
