@@ -121,6 +121,7 @@ class AppendService:
         self._recorder = recorder
         self._models = models
         self._signer = signer
+        self._key_id = signer.key_id  # hashed once, not per record
         self._packs = packs
         self._log = log_origin
         self._clock = clock
@@ -152,11 +153,19 @@ class AppendService:
         records in the transaction that marks their timers fired)."""
         results: list[Appended | InvalidInput] = []
         pending: dict[tuple[str, str], _Pending] = {}
+        # A batch locks all its heads up front: one round trip, and a fixed lock order.
+        locked = (
+            uow.lock_heads(sorted({(r.tenant, r.order) for r in requests}))
+            if len(requests) > 1
+            else None
+        )
         # Idempotency keys first used inside this batch are not in the database yet.
         batch_keys: dict[tuple[str, str], tuple[str, Appended]] = {}
         for request in requests:
             try:
-                result = _replay_within(batch_keys, request) or self._judge(uow, request, pending)
+                result = _replay_within(batch_keys, request) or self._judge(
+                    uow, request, pending, locked
+                )
             except InvalidInput as exc:
                 results.append(exc)
                 continue
@@ -176,7 +185,11 @@ class AppendService:
     # -- the steps -----------------------------------------------------------------
 
     def _judge(
-        self, uow: UnitOfWork, request: EventRequest, pending: dict[tuple[str, str], _Pending]
+        self,
+        uow: UnitOfWork,
+        request: EventRequest,
+        pending: dict[tuple[str, str], _Pending],
+        locked: Mapping[tuple[str, str], OrderHead] | None = None,
     ) -> Appended:
         """Decide and build one record (signed) without writing anything yet.
 
@@ -190,7 +203,12 @@ class AppendService:
                 return replay
         key = (request.tenant, request.order)
         staged = pending.get(key)
-        head = staged.head if staged is not None else uow.lock_head(request.tenant, request.order)
+        if staged is not None:
+            head: OrderHead | None = staged.head
+        elif locked is not None:
+            head = locked.get(key)
+        else:
+            head = uow.lock_head(request.tenant, request.order)
         if request.create:
             if head is not None:
                 raise OrderExists(
@@ -272,7 +290,7 @@ class AppendService:
             payload_digest=payload_digest(salt, payload),
             model=model.digest,
             rules=str(pack),
-            key_id=self._signer.key_id,
+            key_id=self._key_id,
         )
         digest = statement_hash(statement)
         record = StoredRecord(

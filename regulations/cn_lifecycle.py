@@ -300,10 +300,12 @@ def cold_chain_must_breach(*, threshold: timedelta) -> CheckFunction:
     limit = threshold.total_seconds() / 60
 
     def check(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
-        if _in_breach_after(proposal) or not _breach_reachable(proposal):
-            return
+        # The excursion test reads two payload fields; the reachability test walks the
+        # catalogue's edges, so it only runs for records that report an excursion.
         found = _excursion(proposal, facts)
-        if found is not None and found[2] is not None and found[2] > limit:
+        if found is None or _in_breach_after(proposal) or not _breach_reachable(proposal):
+            return
+        if found[2] is not None and found[2] > limit:
             field, span, minutes = found
             yield Violation(field, f"{span} for {minutes:g} min (threshold {limit:g} min): "
                             f"the record must move the order to {COLD_CHAIN_BREACH} "

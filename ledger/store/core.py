@@ -87,6 +87,13 @@ class SqlUnitOfWork(TimerSql, RetentionSql, UnitOfWork):
     # --- order heads -------------------------------------------------------------------
 
     @translated
+    def lock_heads(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], OrderHead]:
+        if not keys:
+            return {}
+        heads = (q.head_of(row) for row in self._all(q.lock_heads(keys)))
+        return {(h.tenant, h.order): h for h in heads}
+
+    @translated
     def lock_head(self, tenant: str, order: str) -> OrderHead | None:
         row = self._raw_first(self.hot.lock_head, {"tenant": tenant, "order_id": order})
         return None if row is None else q.head_of(row)
@@ -336,7 +343,7 @@ class SqlUnitOfWork(TimerSql, RetentionSql, UnitOfWork):
     def get_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         if not ids:
             return {}
-        rows = self._conn.execute(q.GET_NODES, {"ids": [tuple(i) for i in ids]})
+        rows = self._conn.execute(q.get_nodes(ids))
         return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
     @translated

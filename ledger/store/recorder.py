@@ -43,6 +43,11 @@ class UnitOfWork(ABC):
     # --- order heads -------------------------------------------------------------------
 
     @abstractmethod
+    def lock_heads(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], OrderHead]:
+        """`lock_head` for many orders in one round trip (in a fixed order, so batches
+        cannot deadlock each other); orders that do not exist are absent."""
+
+    @abstractmethod
     def lock_head(self, tenant: str, order: str) -> OrderHead | None:
         """The order's head, locked until the transaction ends (PostgreSQL `FOR UPDATE`;
         SQLite transactions are serialised by `BEGIN IMMEDIATE` already); None if the

@@ -9,16 +9,18 @@ SQLAlchemy's per-execute bookkeeping would cost about as much as the round trip 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
     LargeBinary,
     Select,
     Text,
+    and_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -60,6 +62,24 @@ GET_HEAD = select(*HEAD_COLUMNS).where(
     (_O.tenant == bindparam("tenant")) & (_O.order_id == bindparam("order_id"))
 )
 LOCK_HEAD = GET_HEAD.with_for_update()  # SQLite renders no FOR UPDATE: BEGIN IMMEDIATE
+
+
+def lock_heads(keys: Sequence[tuple[str, str]]) -> Select[Any]:
+    """Lock the heads of many orders in one round trip, in (tenant, order) order so that
+    two batches touching the same orders cannot deadlock. Grouped per tenant as
+    `tenant = ? AND order_id IN (...)`, which both databases answer by primary key."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, order in keys:
+        by_tenant.setdefault(tenant, []).append(order)
+    return (
+        select(*HEAD_COLUMNS)
+        .where(or_(*(
+            and_(_O.tenant == tenant, _O.order_id.in_(orders))
+            for tenant, orders in sorted(by_tenant.items())
+        )))
+        .order_by(_O.tenant, _O.order_id)
+        .with_for_update()
+    )
 INSERT_ORDER = insert(ORDERS)
 # UPDATE statements may not reuse column names as parameter names, hence the `b_`.
 ADVANCE_HEAD = (
@@ -132,9 +152,22 @@ UNSEQUENCED = (
 INSERT_LEAVES = insert(LEAVES)
 INSERT_NODES = insert(MERKLE_NODES)
 DEQUEUE = SEQUENCING_QUEUE.delete().where(_Q.record_id.in_(bindparam("ids", expanding=True)))
-GET_NODES = select(MERKLE_NODES.c.level, MERKLE_NODES.c.idx, MERKLE_NODES.c.hash).where(
-    tuple_(MERKLE_NODES.c.level, MERKLE_NODES.c.idx).in_(bindparam("ids", expanding=True))
-)
+_NODE_COLUMNS = (MERKLE_NODES.c.level, MERKLE_NODES.c.idx, MERKLE_NODES.c.hash)
+
+
+def get_nodes(ids: Sequence[tuple[int, int]]) -> Select[Any]:
+    """The nodes `ids`, as `level = ? AND idx IN (...)` per level: SQLite answers a
+    row-value `(level, idx) IN (...)` with a full table scan, but uses the primary key for
+    this form (a proof at 10^6 leaves: ~260 ms scanned, ~0.2 ms by key)."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in ids:
+        by_level.setdefault(level, []).append(index)
+    return select(*_NODE_COLUMNS).where(
+        or_(*(
+            and_(MERKLE_NODES.c.level == level, MERKLE_NODES.c.idx.in_(indexes))
+            for level, indexes in sorted(by_level.items())
+        ))
+    )
 LOG_SIZE = select(func.coalesce(func.max(LEAVES.c.leaf_index) + 1, 0))
 LEAF_OF = select(LEAVES.c.leaf_index).where(LEAVES.c.record_id == bindparam("record_id"))
 CHECKPOINT_COLUMNS = (CHECKPOINTS.c.size, CHECKPOINTS.c.root, CHECKPOINTS.c.note,

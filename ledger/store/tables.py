@@ -394,6 +394,80 @@ class RetentionRunItemRow(SQLModel, table=True):
     purge_seq: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
 
 
+class CarrierSubscriptionRow(SQLModel, table=True):
+    """Which order of a tenant a waybill belongs to: routes carrier feed events (0007)."""
+
+    __tablename__ = "carrier_subscriptions"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant", "waybill_no", name="pk_carrier_subscriptions"),
+        Index("ix_carrier_subscriptions_order", "tenant", "order_id"),
+    )
+
+    tenant: str = Field(sa_type=Text, primary_key=True)
+    waybill_no: str = Field(sa_type=Text, primary_key=True)
+    order_id: str = Field(sa_type=Text)
+    carrier_code: str | None = Field(default=None, sa_type=Text, nullable=True)
+    registered_by: str = Field(sa_type=Text)
+    registered_at: str = Field(sa_type=Text)
+
+
+class CarrierFeedSecretRow(SQLModel, table=True):
+    """A tenant's shared secret for one carrier feed: Kuaidi100 salt or HMAC key (0007)."""
+
+    __tablename__ = "carrier_feed_secrets"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant", "feed", name="pk_carrier_feed_secrets"),
+        CheckConstraint(
+            "feed IN ('kuaidi100', 'aftership', 'generic')", name="ck_carrier_feed_secrets_feed"
+        ),
+    )
+
+    tenant: str = Field(sa_type=Text, primary_key=True)
+    feed: str = Field(sa_type=Text, primary_key=True)
+    secret: str = Field(sa_type=Text)
+    updated_by: str = Field(sa_type=Text)
+    updated_at: str = Field(sa_type=Text)
+
+
+class CarrierFeedEventRow(SQLModel, table=True):
+    """One carrier event a feed delivered, by dedupe key, and what became of it (0007):
+    a record, or a finding (refused, unmappable, unrouted, resubscribe). Not evidence:
+    the record it produced is."""
+
+    __tablename__ = "carrier_feed_events"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_carrier_feed_events"),
+        UniqueConstraint("tenant", "dedupe_key", name="uq_carrier_feed_events_key"),
+        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_carrier_feed_events_record"),
+        CheckConstraint(
+            "outcome IN ('recorded', 'refused', 'unmappable', 'unrouted', 'resubscribe')",
+            name="ck_carrier_feed_events_outcome",
+        ),
+        Index("ix_carrier_feed_events_outcome", "tenant", "outcome", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, primary_key=True)
+    tenant: str = Field(sa_type=Text)
+    dedupe_key: str = Field(sa_type=Text)
+    feed: str = Field(sa_type=Text)
+    source: str = Field(sa_type=Text)
+    waybill_no: str = Field(sa_type=Text)
+    raw_code: str = Field(sa_type=Text)
+    raw_text: str = Field(sa_type=Text)
+    occurred_at: str = Field(sa_type=Text)
+    order_id: str | None = Field(default=None, sa_type=Text, nullable=True)
+    event: str | None = Field(default=None, sa_type=Text, nullable=True)
+    mapping_version: str | None = Field(default=None, sa_type=Text, nullable=True)
+    outcome: str = Field(sa_type=Text)
+    status: int = Field(sa_type=Integer)
+    record_id: int | None = Field(default=None, sa_type=RECORD_ID_TYPE, nullable=True)
+    problem_type: str | None = Field(default=None, sa_type=Text, nullable=True)
+    detail: str | None = Field(default=None, sa_type=Text, nullable=True)
+    body_sha256: str = Field(sa_type=Text)
+    received_at: str = Field(sa_type=Text)
+    updated_at: str = Field(sa_type=Text)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -417,6 +491,9 @@ ALERT_CURSOR = _table(AlertCursorRow)
 LEGAL_HOLDS = _table(LegalHoldRow)
 RETENTION_RUNS = _table(RetentionRunRow)
 RETENTION_RUN_ITEMS = _table(RetentionRunItemRow)
+CARRIER_SUBSCRIPTIONS = _table(CarrierSubscriptionRow)
+CARRIER_FEED_SECRETS = _table(CarrierFeedSecretRow)
+CARRIER_FEED_EVENTS = _table(CarrierFeedEventRow)
 
 #: Every ledger table, parents before children (the order to create them in).
 LEDGER_TABLES: tuple[Table, ...] = (
@@ -439,6 +516,9 @@ LEDGER_TABLES: tuple[Table, ...] = (
     LEGAL_HOLDS,
     RETENTION_RUNS,
     RETENTION_RUN_ITEMS,
+    CARRIER_SUBSCRIPTIONS,
+    CARRIER_FEED_SECRETS,
+    CARRIER_FEED_EVENTS,
 )
 
 #: Tables whose rows the database refuses to UPDATE or DELETE (triggers; TRUNCATE too in

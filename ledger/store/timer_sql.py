@@ -32,6 +32,21 @@ _CLOSE = (
     )
 )
 _INSERT_TIMER = insert(TIMERS)
+_DISARM = (
+    update(TIMERS)
+    .where(
+        (_T.tenant == bindparam("b_tenant"))
+        & (_T.order_id == bindparam("b_order"))
+        & (_T.state == "armed")
+        & _T.name.in_(bindparam("names", expanding=True))
+    )
+    .values(
+        state="disarmed",
+        closed_at=bindparam("at"),
+        closed_by_seq=bindparam("by_seq"),
+        next_warn_at=None,
+    )
+)
 _INSERT_ALERT = insert(ALERT_OUTBOX)
 
 
@@ -50,14 +65,14 @@ class TimerSql:
         if not names:
             return 0
         result = self._conn.execute(
-            update(TIMERS)
-            .where(
-                (_T.tenant == tenant)
-                & (_T.order_id == order)
-                & (_T.state == "armed")
-                & _T.name.in_(list(names))
-            )
-            .values(state="disarmed", closed_at=at, closed_by_seq=by_seq, next_warn_at=None)
+            _DISARM,
+            {
+                "b_tenant": tenant,
+                "b_order": order,
+                "names": list(names),
+                "at": at,
+                "by_seq": by_seq,
+            },
         )
         return int(result.rowcount)
 
