@@ -24,10 +24,11 @@ run: $(VENV)/.runtime
 	$(BIN)/orderledger audit --quiet
 	$(BIN)/orderledger serve --host 127.0.0.1 --port $${PORT:-8000}
 
-## make test: install test tools and PostgreSQL (if missing), start PostgreSQL on
-## loopback, run ruff, mypy (strict) and pytest, stop PostgreSQL.
+## make test: install test tools, PostgreSQL, Chromium, CJK fonts and poppler (if
+## missing), start PostgreSQL on loopback, run ruff, mypy (strict) and pytest, stop it.
 test: $(VENV)/.dev
 	scripts/postgres.sh install
+	scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	scripts/postgres.sh with $(BIN)/pytest $(PYTEST_ARGS)

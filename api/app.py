@@ -12,9 +12,20 @@ from typing import Final
 
 from fastapi import FastAPI
 
-from api import problems
-from api.middleware import BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT, RequestGuard, RequestIds
-from api.routers import apikeys, batch, evidence, health, model, orders, records
+from api import metrics, openapi, problems
+from api.middleware import BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT, RequestIds
+from api.routers import (
+    apikeys,
+    batch,
+    carrier_feeds,
+    evidence,
+    health,
+    model,
+    orders,
+    records,
+    timers,
+)
+from api.web import ConsoleRequestGuard, install_console
 from ledger.clock import Clock
 from ledger.service import Ledger, open_ledger
 from ledger.settings import Settings
@@ -65,6 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app)
     for router in (
         health.router,
         orders.router,
@@ -73,10 +85,18 @@ def create_app(
         evidence.router,
         model.router,
         apikeys.router,
+        carrier_feeds.router,
+        timers.router,
+        metrics.router,
     ):
         app.include_router(router)
+    install_console(app)
+    # The API's RequestGuard, letting the console's small form posts through.
     app.add_middleware(
-        RequestGuard, default_limit=body_limit, limits={BATCH_PATH: batch_body_limit}
+        ConsoleRequestGuard, default_limit=body_limit, limits={BATCH_PATH: batch_body_limit}
     )
     app.add_middleware(RequestIds)
+    # Outermost, so that it also times and counts what the guard refuses.
+    app.state.metrics = metrics.Metrics(metrics.engine_from_app_state(app.state))
+    app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -11,10 +11,16 @@ The policy, by endpoint group (the routers name a group; tests walk this whole t
 | log         | yes        | -          | yes     | yes   | yes   |
 | bundle      | -          | -          | scope   | scope | scope |
 | keys_admin  | -          | -          | -       | -     | yes   |
+| feeds_admin | -          | -          | -       | -     | scope |
+| waybills    | own tenant | -          | -       | -     | scope |
+| metrics     | -          | -          | -       | -     | all   |
 
 "scope" is the key's tenant, or every tenant for an all-tenant key. "log" is the global
 Merkle log (checkpoints, consistency proofs), the trust set and the state model: not any
-tenant's data. Auditors and legal never write; carriers only push events.
+tenant's data. Auditors and legal never write; carriers only push events. "feeds_admin"
+sets a tenant's carrier-feed secrets; "waybills" routes a waybill to an order for the
+carrier webhooks (which authenticate by their signature, not by an API key); "metrics"
+(`GET /metrics`) aggregates every tenant, so it needs an all-tenant admin key.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ class Group(StrEnum):
     LOG = "log"
     BUNDLE = "bundle"
     KEYS_ADMIN = "keys_admin"
+    FEEDS_ADMIN = "feeds_admin"
+    WAYBILLS = "waybills"
+    METRICS = "metrics"
 
 
 POLICY: Final[dict[Group, frozenset[Role]]] = {
@@ -45,6 +54,9 @@ POLICY: Final[dict[Group, frozenset[Role]]] = {
     Group.LOG: frozenset({Role.PLATFORM, Role.AUDITOR, Role.LEGAL, Role.ADMIN}),
     Group.BUNDLE: frozenset({Role.AUDITOR, Role.LEGAL, Role.ADMIN}),
     Group.KEYS_ADMIN: frozenset({Role.ADMIN}),
+    Group.FEEDS_ADMIN: frozenset({Role.ADMIN}),
+    Group.WAYBILLS: frozenset({Role.PLATFORM, Role.ADMIN}),
+    Group.METRICS: frozenset({Role.ADMIN}),
 }
 
 

@@ -20,6 +20,7 @@ from api import (
     commands_evidence,
     commands_ledger,
     commands_model,
+    commands_report,
     commands_retention,
     commands_sla,
 )
@@ -171,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands_sla.register(sub, _Parser)
     commands_alerts.register(sub, _Parser)
     commands_retention.register(sub, _Parser)
+
+    report = sub.add_parser("report", help="legal evidence report (PDF) and its bundle")
+    report.add_argument("--tenant", required=True)
+    report.add_argument("--order", required=True)
+    report.add_argument("-o", "--output", type=Path, required=True, help="the PDF to write")
+    report.add_argument("--bundle", type=Path, default=None,
+                        help="where the bundle goes (default: next to the PDF)")
+    report.set_defaults(handler=commands_report.report)
 
     audit = sub.add_parser("audit", help="check every chain, signature and payload")
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")

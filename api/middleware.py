@@ -25,6 +25,9 @@ DEFAULT_BODY_LIMIT: Final = 1 * MIB
 BATCH_BODY_LIMIT: Final = 16 * MIB
 _WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
+#: Carrier webhooks that post forms (Kuaidi100 pushes `param` and `sign` as a form).
+FORM_PATH_PREFIXES: Final = ("/v1/feeds/kuaidi100/",)
+_FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 access_log = logging.getLogger("orderledger.api.access")
 
@@ -35,7 +38,8 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestGuard:
-    """Refuses request bodies that are too large (413) or not JSON (415).
+    """Refuses request bodies that are too large (413) or not JSON (415; a form is
+    accepted on FORM_PATH_PREFIXES).
 
     `limits` maps exact paths to their byte limit; others get `default_limit`. A declared
     Content-Length over the limit is refused before anything is read; a body streamed
@@ -69,7 +73,8 @@ class RequestGuard:
             await problem_response(body, {"Connection": "close"})(scope, receive, send)
             return
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if not _JSON_TYPE.match(media_type):
+        form_allowed = media_type == _FORM_TYPE and path.startswith(FORM_PATH_PREFIXES)
+        if not (_JSON_TYPE.match(media_type) or form_allowed):
             shown = media_type or "none"
             body = problem_body(
                 UNSUPPORTED_MEDIA_TYPE,

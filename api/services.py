@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ledger import merkle
 from ledger.errors import InvalidInput, UnknownOrder
 from ledger.service import Ledger
-from ledger.store import CheckpointRow, OrderHead, StoredRecord
+from ledger.store import CheckpointRow, OrderHead, StoredRecord, TimerRow
 from ledger.store.queries import RecordFilter, engine_of, search_records
 from statemodel.catalogue import Catalogue
 
@@ -107,3 +107,19 @@ def database_ready(ledger: Ledger) -> None:
     """Raises StorageError unless the database answers a query."""
     with ledger.recorder.unit_of_work(read_only=True) as uow:
         uow.log_size()
+
+
+def timers(
+    ledger: Ledger,
+    *,
+    tenant: str | None,
+    order: str | None,
+    state: str,
+    deadline_before: str | None,
+    limit: int,
+) -> list[TimerRow]:
+    """SLA timers by filter, earliest deadline first."""
+    with ledger.recorder.unit_of_work(read_only=True) as uow:
+        return uow.list_timers(
+            tenant=tenant, order=order, state=state, deadline_before=deadline_before, limit=limit
+        )

@@ -21,7 +21,8 @@ DUMMY_SIGNATURE = "c2lnbmF0dXJl"  # b64("signature")
 ALL_TABLES = ("orders", "records", "payloads", "catalogues", "signing_keys", "findings",
               "timers", "alert_outbox", "webhook_subscriptions", "alert_deliveries",
               "alert_cursor", "legal_holds", "retention_runs", "retention_run_items",
-              "api_keys",
+              "api_keys", "carrier_subscriptions", "carrier_feed_secrets",
+              "carrier_feed_events",
               "idempotency_keys", "sequencing_queue", "leaves", "merkle_nodes", "checkpoints")
 
 
