@@ -362,22 +362,32 @@ class AppendService:
 
     @staticmethod
     def _store_timers(uow: UnitOfWork, results: Sequence[Appended]) -> None:
-        """Disarm and arm in record order: a later record of the batch may disarm what an
-        earlier one armed, so armed rows are flushed before each disarm."""
-        to_arm: list[TimerRow] = []
+        """The batch's net effect on timers in two round trips.
+
+        Records are applied in order: a disarm hits a timer an earlier record of this
+        batch armed (then that row is inserted already disarmed, by the later record's
+        seq) or else a timer armed before the batch (one executemany for all of those,
+        run before the inserts, so it can only touch pre-batch rows)."""
+        rows: list[TimerRow] = []
+        armed_here: dict[tuple[str, str, str], int] = {}  # -> index in rows, still armed
+        from_before: list[tuple[str, str, str, str, int]] = []
         for result in results:
             plan = result.timers
             if plan is None:
                 continue
             st = result.record.statement
-            if plan.disarm:
-                uow.arm_timers(to_arm)
-                to_arm = []
-                uow.disarm_timers(
-                    st.tenant, st.order, plan.disarm, at=st.recorded_at, by_seq=st.seq
-                )
-            to_arm += _timer_rows(result)
-        uow.arm_timers(to_arm)
+            for name in plan.disarm:
+                index = armed_here.pop((st.tenant, st.order, name), None)
+                if index is None:
+                    from_before.append((st.tenant, st.order, name, st.recorded_at, st.seq))
+                else:
+                    rows[index] = replace(rows[index], state="disarmed", next_warn_at=None,
+                                          closed_at=st.recorded_at, closed_by_seq=st.seq)
+            for row in _timer_rows(result):
+                armed_here[(st.tenant, st.order, row.name)] = len(rows)
+                rows.append(row)
+        uow.disarm_timers_many(from_before)
+        uow.arm_timers(rows)
 
     def _store(
         self,

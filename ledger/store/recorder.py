@@ -163,10 +163,9 @@ class UnitOfWork(ABC):
         """Insert armed timers."""
 
     @abstractmethod
-    def disarm_timers(
-        self, tenant: str, order: str, names: Sequence[str], *, at: str, by_seq: int
-    ) -> int:
-        """Disarm the order's armed timers of these names; returns how many."""
+    def disarm_timers_many(self, disarms: Sequence[tuple[str, str, str, str, int]]) -> None:
+        """Disarm armed timers given as (tenant, order, name, at, by_seq), in one round trip
+        where the driver can."""
 
     @abstractmethod
     def close_timer(self, timer_id: int, *, state: str, at: str, by_seq: int | None) -> bool:

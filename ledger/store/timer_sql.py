@@ -32,6 +32,36 @@ _CLOSE = (
     )
 )
 _INSERT_TIMER = insert(TIMERS)
+_DISARM_ONE = (
+    update(TIMERS)
+    .where(
+        (_T.tenant == bindparam("b_tenant"))
+        & (_T.order_id == bindparam("b_order"))
+        & (_T.state == "armed")
+        & (_T.name == bindparam("b_name"))
+    )
+    .values(
+        state="disarmed",
+        closed_at=bindparam("at"),
+        closed_by_seq=bindparam("by_seq"),
+        next_warn_at=None,
+    )
+)
+_DISARM_ONE = (
+    update(TIMERS)
+    .where(
+        (_T.tenant == bindparam("b_tenant"))
+        & (_T.order_id == bindparam("b_order"))
+        & (_T.state == "armed")
+        & (_T.name == bindparam("b_name"))
+    )
+    .values(
+        state="disarmed",
+        closed_at=bindparam("at"),
+        closed_by_seq=bindparam("by_seq"),
+        next_warn_at=None,
+    )
+)
 _DISARM = (
     update(TIMERS)
     .where(
@@ -59,22 +89,15 @@ class TimerSql:
         if timers:
             self._conn.execute(_INSERT_TIMER, [_timer_params(t) for t in timers])
 
-    def disarm_timers(
-        self, tenant: str, order: str, names: Sequence[str], *, at: str, by_seq: int
-    ) -> int:
-        if not names:
-            return 0
-        result = self._conn.execute(
-            _DISARM,
-            {
-                "b_tenant": tenant,
-                "b_order": order,
-                "names": list(names),
-                "at": at,
-                "by_seq": by_seq,
-            },
-        )
-        return int(result.rowcount)
+    def disarm_timers_many(self, disarms: Sequence[tuple[str, str, str, str, int]]) -> None:
+        if disarms:
+            self._conn.execute(
+                _DISARM_ONE,
+                [
+                    {"b_tenant": tenant, "b_order": order, "b_name": name, "at": at, "by_seq": seq}
+                    for tenant, order, name, at, seq in disarms
+                ],
+            )
 
     def close_timer(self, timer_id: int, *, state: str, at: str, by_seq: int | None) -> bool:
         result = self._conn.execute(

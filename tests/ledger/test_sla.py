@@ -277,3 +277,31 @@ def test_a_warning_before_the_deadline_is_an_alert_not_a_record(harness: Harness
     with harness.ledger.recorder.unit_of_work() as uow:
         alerts = uow.alerts_after(0, 10)
     assert [(a.kind, a.body["timer"]) for a in alerts] == [("sla_warning", "refund_deadline")]
+
+
+def test_a_batch_applies_timer_changes_in_record_order(harness: Harness) -> None:
+    """Three hub scans in one batch: each resets the no-scan timer the previous one armed.
+    The net effect is written at once, with the same history as one append at a time."""
+    scans = _index("domestic_happy_path", "hub_scan")
+    requests = requests_for(HAPPY, steps=scans + 2)
+    harness.feed(requests[: scans + 1])
+    first_scan = requests[scans]
+    later = [
+        replace(first_scan, create=False, event_time=t,
+                payload={**first_scan.payload, "scanned_at": t})
+        for t in ("2026-03-02T16:00:00+08:00", "2026-03-02T16:30:00+08:00",
+                  "2026-03-02T17:00:00+08:00")
+    ]
+    harness.clock.set(parse_time(later[-1].event_time) + timedelta(minutes=1))
+    results = harness.ledger.appender.append_many(later)
+    seqs = [r.record.statement.seq for r in results if not isinstance(r, Exception)]
+    assert len(seqs) == 3
+
+    no_scan = [t for t in harness.timers() if t.name == "no_scan"]
+    armed = [t for t in no_scan if t.state == "armed"]
+    assert [t.armed_seq for t in armed] == [seqs[-1]]
+    assert armed[0].deadline == "2026-03-04T09:00:00.000Z"  # last scan (09:00Z) + 48 h
+    closed = {t.armed_seq: t.closed_by_seq for t in no_scan if t.state == "disarmed"}
+    assert closed[seqs[0]] == seqs[1]
+    assert closed[seqs[1]] == seqs[2]
+    assert closed[scans] == seqs[0]
