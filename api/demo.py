@@ -142,7 +142,7 @@ def load_demo(ledger: Ledger) -> str:
         "orders:",
         *(f"  {tenant:<15} {order:<34} {description}" for tenant, order, description in orders),
         "",
-        "where to look:",
+        "where to look (the commands are in .venv/bin/):",
         "  orderledger audit                      check every chain, signature and payload",
         f"  orderledger export --tenant {orders[0][0]} --order {orders[0][1]} -o bundle.json",
         "  orderledger verify bundle.json         offline verification of that bundle",
@@ -150,6 +150,7 @@ def load_demo(ledger: Ledger) -> str:
         "  orderledger compliance report          completeness and findings per tenant",
         "  orderledger sla list --breached        the SLA breaches, each a chained record",
         "  orderledger model show                 the 12 main and 41 sub-states",
+        "  orderledger serve                      the API and the auditor console (/console)",
         "",
     ]
     return "\n".join(lines)
