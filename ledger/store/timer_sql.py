@@ -47,36 +47,6 @@ _DISARM_ONE = (
         next_warn_at=None,
     )
 )
-_DISARM_ONE = (
-    update(TIMERS)
-    .where(
-        (_T.tenant == bindparam("b_tenant"))
-        & (_T.order_id == bindparam("b_order"))
-        & (_T.state == "armed")
-        & (_T.name == bindparam("b_name"))
-    )
-    .values(
-        state="disarmed",
-        closed_at=bindparam("at"),
-        closed_by_seq=bindparam("by_seq"),
-        next_warn_at=None,
-    )
-)
-_DISARM = (
-    update(TIMERS)
-    .where(
-        (_T.tenant == bindparam("b_tenant"))
-        & (_T.order_id == bindparam("b_order"))
-        & (_T.state == "armed")
-        & _T.name.in_(bindparam("names", expanding=True))
-    )
-    .values(
-        state="disarmed",
-        closed_at=bindparam("at"),
-        closed_by_seq=bindparam("by_seq"),
-        next_warn_at=None,
-    )
-)
 _INSERT_ALERT = insert(ALERT_OUTBOX)
 
 
