@@ -20,6 +20,7 @@ $(VENV)/.dev: $(VENV)/.runtime
 ## make run: install into .venv, load the demo orders into ./orderledger.db, audit them,
 ## then serve the API (and its scheduled jobs) on http://127.0.0.1:8000 with demo keys.
 run: $(VENV)/.runtime
+	scripts/system-deps.sh fonts || echo "make run: CJK fonts missing: the PDF report will not render"
 	$(BIN)/orderledger demo
 	$(BIN)/orderledger audit --quiet
 	$(BIN)/orderledger serve --host 127.0.0.1 --port $${PORT:-8000}

@@ -11,16 +11,19 @@
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
 # Usage: scripts/system-deps.sh        (make test runs it)
+#        scripts/system-deps.sh fonts  (make run: only the fonts the PDF report embeds)
 set -euo pipefail
 
 missing=()
-command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
-[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 \
-  || missing+=(fonts-noto-cjk)
+if [ "${1:-}" != fonts ]; then
+  command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 \
+    || missing+=(fonts-noto-cjk)
+  { command -v pdftotext >/dev/null 2>&1 && command -v pdffonts >/dev/null 2>&1; } \
+    || missing+=(poppler-utils)
+fi
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || missing+=(fonts-dejavu-core)
-{ command -v pdftotext >/dev/null 2>&1 && command -v pdffonts >/dev/null 2>&1; } \
-  || missing+=(poppler-utils)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
