@@ -15,6 +15,7 @@ from typing import Final
 from regulations.cn_actionable import PLACEHOLDERS
 from regulations.facts import (
     COLD_CHAIN_BREACH,
+    COMPLETED,
     CONFIRMED_EXCLUSION,
     COOLING_OFF,
     REFUNDED,
@@ -36,7 +37,6 @@ CONSENT_STATES: Final = frozenset({AT_LOCKER_OR_STATION, SIGNED_BY_PROXY})
 NO_REASON_RETURN: Final = "no_reason_7day"
 RETURN_REJECTED: Final = "return_rejected"
 NOT_INTACT: Final = "not_intact"
-COMPLETED: Final = "M12.02"
 ARCHIVED: Final = "M12.03"
 # Fields that record when something already HAPPENED: none may lie in the future.
 OCCURRENCE_FIELDS: Final = frozenset(

@@ -18,20 +18,12 @@ from ledger.service import Ledger, open_ledger
 from ledger.settings import Settings
 from ledger.statement import Actor, ActorType
 from statemodel.scenarios import Scenario
+from tests.store.factories import ALL_TABLES
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-TABLES = (
-    "orders",
-    "records",
-    "payloads",
-    "catalogues",
-    "signing_keys",
-    "idempotency_keys",
-    "sequencing_queue",
-    "leaves",
-    "merkle_nodes",
-    "checkpoints",
-)
+#: Every table a snapshot compares: all of them, so "a refused request changes nothing"
+#: also covers timers, alerts, findings and holds (DESIGN invariant 5).
+TABLES = ALL_TABLES
 
 
 def open_test_ledger(database_url: str, data_dir: Path, clock: FixedClock | None = None) -> Ledger:
