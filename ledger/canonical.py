@@ -1,17 +1,21 @@
 """Canonical bytes of what the ledger hashes: salts, payload digests, statement hashes.
 
-The hash functions themselves live in `ledger.verify` (the vendorable verifier), so the
-writer and every verifier compute them with the same code.
+The domain-separation constants and the verifier's own hash functions live in
+`ledger.verify` (the vendorable verifier). The writer hashes the same RFC 8785 bytes
+through `statemodel.canonical.canonical_json`, whose fast path a property test holds
+byte-equal to the `rfc8785` reference the verifier uses (tests/statemodel/
+test_canonical_fast_path.py), and tests/evidence check the writer's hashes with the
+verifier's functions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from typing import Final
+from typing import Any, Final
 
 from ledger.statement import Statement
-from ledger.verify import payload_digest
-from ledger.verify import statement_hash as _statement_json_hash
+from statemodel.canonical import canonical_json
 
 __all__ = ["SALT_SIZE", "new_salt", "payload_digest", "statement_hash"]
 
@@ -24,6 +28,11 @@ def new_salt() -> bytes:
     return secrets.token_bytes(SALT_SIZE)
 
 
+def payload_digest(salt: bytes, payload: Any) -> str:
+    """hex H(salt || JCS(payload)) (spec §1). Raises ValueError for a non-JSON payload."""
+    return hashlib.sha256(salt + canonical_json(payload)).hexdigest()
+
+
 def statement_hash(stmt: Statement) -> bytes:
     """H(JCS(statement)), 32 bytes, over the statement's spec §1 JSON object."""
-    return _statement_json_hash(stmt.to_json())
+    return hashlib.sha256(canonical_json(stmt.to_json())).digest()

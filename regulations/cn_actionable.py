@@ -25,7 +25,6 @@ from regulations.values import (
     is_blank,
     parse_calendar_date,
     parse_instant,
-    walk,
 )
 
 # Times a sender ESTIMATES or SETS at the moment of its record: they must lie after it.
@@ -124,7 +123,7 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
 
 def admin_codes_plausible(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Every `*admin_code` is a GB/T 2260 code: six digits under a real province prefix."""
-    for path, key, value in walk(proposal.payload):
+    for path, key, value in proposal.leaves:
         if key is None or not key.endswith("admin_code"):
             continue
         text = value if isinstance(value, str) else repr(value)
@@ -140,7 +139,7 @@ def carrier_and_waybill_plausible(proposal: Proposal, facts: OrderFacts) -> Iter
     """Carrier codes name a carrier (lower-case code, no placeholder) and waybill numbers
     have a trackable form (8-32 upper-case letters and digits, at least six digits, not
     one repeated character)."""
-    for path, key, value in walk(proposal.payload):
+    for path, key, value in proposal.leaves:
         if key is None:
             continue
         if key.endswith("carrier_code"):
@@ -178,7 +177,7 @@ def _is_virtual_number_field(key: str | None, text: str) -> bool:
 
 def no_raw_mobile_numbers(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """No mainland mobile number appears unmasked anywhere in the payload."""
-    for path, key, value in walk(proposal.payload):
+    for path, key, value in proposal.leaves:
         text = _scalar_text(value)
         if text is None or _is_virtual_number_field(key, text):
             continue
@@ -189,7 +188,7 @@ def no_raw_mobile_numbers(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
 
 def no_raw_resident_ids(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """No 18-digit resident identity number (valid check character) appears unmasked."""
-    for path, _key, value in walk(proposal.payload):
+    for path, _key, value in proposal.leaves:
         text = _scalar_text(value)
         if text is None:
             continue
@@ -200,7 +199,7 @@ def no_raw_resident_ids(proposal: Proposal, facts: OrderFacts) -> Iterator[Viola
 
 def no_full_names(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Fields that name a person hold a masked name (张**) or a pseudonym, never a full name."""
-    for path, key, value in walk(proposal.payload):
+    for path, key, value in proposal.leaves:
         if isinstance(value, str) and is_person_name_key(key) and looks_like_full_name(value):
             yield Violation(path, "holds an unmasked personal name; mask it (张**) or "
                             "replace it with a pseudonym")

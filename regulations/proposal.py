@@ -13,6 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
+from regulations.values import Leaf, walk
 from statemodel.catalogue import Catalogue
 from statemodel.errors import InvalidInput
 
@@ -53,11 +54,15 @@ class Proposal:
     payload: Mapping[str, Any] = field(default_factory=dict)
     actor_type: str = "system"
     actor_id: str = ""
+    #: Every scalar of the payload as `regulations.values.walk` yields it, walked once
+    #: here for all the rules that scan the payload (they run on every append).
+    leaves: tuple[Leaf, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         require_aware(self.event_time, field="event_time")
         require_aware(self.now, field="now")
         object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
+        object.__setattr__(self, "leaves", tuple(walk(self.payload)))
 
     @property
     def is_transition(self) -> bool:

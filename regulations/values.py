@@ -15,8 +15,11 @@ from typing import Any, Final
 #: China Standard Time: carriers and platforms state calendar dates in it.
 CHINA_TIME: Final = timezone(timedelta(hours=8), "CST")
 
+#: (path, nearest mapping key, scalar) of one payload leaf.
+Leaf = tuple[str, str | None, Any]
 
-def walk(value: Any, path: str = "payload") -> Iterator[tuple[str, str | None, Any]]:
+
+def walk(value: Any, path: str = "payload") -> Iterator[Leaf]:
     """Yield (path, key, leaf) for every scalar inside a nested payload.
 
     `key` is the name of the nearest enclosing mapping key (list items inherit their
@@ -26,7 +29,7 @@ def walk(value: Any, path: str = "payload") -> Iterator[tuple[str, str | None, A
     yield from _walk(value, path, None)
 
 
-def _walk(value: Any, path: str, key: str | None) -> Iterator[tuple[str, str | None, Any]]:
+def _walk(value: Any, path: str, key: str | None) -> Iterator[Leaf]:
     if isinstance(value, Mapping):
         for child_key, child in value.items():
             yield from _walk(child, f"{path}.{child_key}", str(child_key))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -111,6 +112,12 @@ def _is_full_date(value: object) -> bool:
     return True
 
 
+def format_predicates() -> dict[str, Callable[[object], bool]]:
+    """The check of each format in CHECKED_FORMATS (True: the value conforms; values
+    that are not strings are not the format's business)."""
+    return {"date-time": is_rfc3339_datetime, "date": _is_full_date}
+
+
 def make_format_checker() -> FormatChecker:
     """A FormatChecker that really checks `date-time` (offset required) and `date`.
 
@@ -118,8 +125,8 @@ def make_format_checker() -> FormatChecker:
     would be accepted unchecked, so we register our own and nothing else.
     """
     checker = FormatChecker(formats=())
-    checker.checks("date-time")(is_rfc3339_datetime)
-    checker.checks("date")(_is_full_date)
+    for name, predicate in format_predicates().items():
+        checker.checks(name)(predicate)
     return checker
 
 
