@@ -4,7 +4,9 @@
         [--backends sqlite,postgres] [--profile]
 
 Cells: SQLite and PostgreSQL × (one append per transaction, `append_many` of 100) × (1 and
-4 writer threads, each on its own orders). The records are realistic: orders brought to
+4 writer threads of this process; 2 and 4 writer processes, each with its own ledger on the
+same database, as API workers would run — bench/writer_processes.py), each writer on its own
+orders. The records are realistic: orders brought to
 M05.02 (in transit at a hub) by the domestic happy path's first ten steps, then an endless
 stream of `hub_scan` self-loops on them (a chain that can grow without end) with one new
 order (`order_placed`) in every ten records. Setup appends are not timed.
@@ -54,6 +56,7 @@ from bench.common import (
     scratch_database,
     table,
 )
+from bench.writer_processes import run_processes
 from ledger.append import Appended, AppendService, EventRequest
 from ledger.canonical import statement_hash
 from ledger.errors import InvalidInput
@@ -67,7 +70,8 @@ from statemodel.canonical import canonical_json
 from statemodel.scenarios import DOMESTIC_HAPPY_PATH, Step
 
 BATCH: Final = 100
-WRITER_COUNTS: Final = (1, 4)
+#: (how, how many): writer threads of this process, or writer processes (bench/writer_processes.py).
+WRITERS: Final = (("threads", 1), ("threads", 4), ("processes", 2), ("processes", 4))
 ORDERS_PER_WRITER: Final = 25
 #: One record in this many creates a new order; the others are hub scans.
 CREATION_EVERY: Final = 10
@@ -148,6 +152,7 @@ class Cell:
     backend: str
     mode: str
     writers: int
+    how: str  # "threads" or "processes"
     records: int
     seconds: float
     call_ms: tuple[float, float]  # median, p99 of one append / append_many call
@@ -214,8 +219,18 @@ def run_cell(ledger: Ledger, backend: str, mode: str, writers: int, seconds: flo
         split = {part: split.get(part, 0.0) for part in PARTS[:-1]}
         split["rest"] = elapsed / records * 1e6 - sum(split.values())
     calls = latencies([t * 1e3 for t in call_times])
-    return Cell(backend, mode, writers, records, elapsed, (calls.median, calls.p99), split,
-                database)
+    return Cell(backend, mode, writers, "threads", records, elapsed,
+                (calls.median, calls.p99), split, database)
+
+
+def run_process_cell(ledger: Ledger, backend: str, mode: str, processes: int,
+                     seconds: float) -> Cell:
+    """`processes` writer processes, each with its own ledger on the same database."""
+    records, elapsed, call_times = run_processes(
+        ledger.settings, f"{mode}p{processes}", mode, processes, seconds)
+    calls = latencies([t * 1e3 for t in call_times])
+    return Cell(backend, mode, processes, "processes", records, elapsed,
+                (calls.median, calls.p99), {}, {})
 
 
 # --- the in-place split ----------------------------------------------------------------
@@ -331,9 +346,10 @@ def bench_backend(backend: str, seconds: float, profile: bool) -> BackendRun:
         with bench_ledger(url) as ledger:
             alone = measure_alone(ledger)
             for mode in MODES:
-                for writers in WRITER_COUNTS:
-                    cell = run_cell(ledger, backend, mode, writers, seconds)
-                    say(f"  {backend:8s} {mode:8s} {writers} writer(s): "
+                for how, writers in WRITERS:
+                    cell = (run_cell(ledger, backend, mode, writers, seconds) if how == "threads"
+                            else run_process_cell(ledger, backend, mode, writers, seconds))
+                    say(f"  {backend:8s} {mode:8s} {writers} {how}: "
                         f"{cell.rate:8,.0f} records/s")
                     cells.append(cell)
             if profile:
@@ -345,7 +361,9 @@ def limiting_factor(run: BackendRun) -> list[str]:
     """One reading per mode from this run's figures: the largest part of a record's
     time, the bare database write for comparison, and how 4 writers scale."""
     lines = []
-    by_key = {(c.mode, c.writers): c for c in run.cells}
+    by_key = {(c.mode, c.writers): c for c in run.cells if c.how == "threads"}
+    best = {mode: max((c for c in run.cells if c.mode == mode), key=lambda c: c.rate)
+            for mode in MODES}
     for (mode, writers), one in by_key.items():
         if writers != 1:
             continue
@@ -353,7 +371,10 @@ def limiting_factor(run: BackendRun) -> list[str]:
         ranked = sorted(one.split_us.items(), key=lambda kv: -kv[1])
         bare = run.baseline.commit if mode == "single" else run.baseline.batch_row
         four = by_key.get((mode, 4))
-        scaling = f" 4 writers: {four.rate / one.rate:.2f}× the rate of 1." if four else ""
+        scaling = f" 4 threads: {four.rate / one.rate:.2f}× the rate of 1." if four else ""
+        top = best[mode]
+        scaling += (f" Best: {top.writers} {top.how}, {top.rate / one.rate:.2f}× the rate of "
+                    "1 thread.")
         lines.append(
             f"- {run.backend} {mode}: {one.rate:,.0f}/s, {per:,.0f} µs/record; largest parts "
             + ", ".join(f"{k} {v:,.0f} µs ({v / per:.0%})" for k, v in ranked[:3])
@@ -369,7 +390,8 @@ def report(runs: Sequence[BackendRun]) -> None:
     say("\n## Throughput\n")
     say(table(
         ["backend", "mode", "writers", "records", "records/s", "call ms median", "call ms p99"],
-        [[c.backend, c.mode, c.writers, c.records, c.rate, *c.call_ms] for c in cells]))
+        [[c.backend, c.mode, f"{c.writers} {c.how}", c.records, c.rate, *c.call_ms]
+         for c in cells]))
     say("\n## The bare database, measured alone in the same run (µs)\n")
     say(table(["backend", "fdatasync 8 KiB", "round trip", "1-row INSERT + COMMIT",
                f"{BATCH}-row INSERT + COMMIT, per row"],
@@ -381,13 +403,13 @@ def report(runs: Sequence[BackendRun]) -> None:
     say(table(["backend", "mode", "µs/record", *PARTS],
               [[c.backend, c.mode, c.us_per_record,
                 *(f"{c.split_us[p]:,.0f} ({c.split_us[p] / c.us_per_record:.0%})"
-                  for p in PARTS)] for c in cells if c.writers == 1]))
+                  for p in PARTS)] for c in cells if c.writers == 1 and c.how == "threads"]))
     say("\nThe database part by call (µs per record; the 5 largest):\n")
     say(table(["backend", "mode", "calls"],
               [[c.backend, c.mode, ", ".join(
                   f"{name} {us:,.0f}" for name, us in
                   sorted(c.database_us.items(), key=lambda kv: -kv[1])[:5])]
-               for c in cells if c.writers == 1]))
+               for c in cells if c.writers == 1 and c.how == "threads"]))
     say("\nMeasured alone (µs): " + ", ".join(
         f"{name} {value:.0f} (issue: {REFERENCE_US[name]:.0f})" for name, value in (
             ("validation", alone.validation), ("RFC 8785 of the statement", alone.statement_jcs),

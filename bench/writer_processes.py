@@ -1,0 +1,86 @@
+"""Writers as separate processes: how one machine runs several API workers.
+
+Threads of one Python process share the GIL, so on 2 cores the append path's CPU work
+(validation, the regulation pack, canonicalization, signing) cannot overlap; processes
+can. Each process opens its own `Ledger` on the same database and data folder (the same
+signing key), sets up its own orders, waits at a common start line, appends for the
+given seconds and reports what it stored and how long each call took.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.clock import SystemClock
+from ledger.service import open_ledger
+from ledger.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResult:
+    records: int
+    call_seconds: list[float]
+
+
+def run_processes(settings: Settings, name: str, mode: str, processes: int,
+                  seconds: float) -> tuple[int, float, list[float]]:
+    """Run `processes` writer processes in `mode` for `seconds`; returns (records stored,
+    elapsed seconds from the common start to the last writer's end, call times).
+    Raises RuntimeError when a writer failed."""
+    context = multiprocessing.get_context("spawn")  # no inherited connections or threads
+    start_line = context.Barrier(processes + 1)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_writer, args=(
+            str(settings.database_url), str(settings.data_dir), settings.log_origin, name,
+            index, mode, seconds, start_line, results))
+        for index in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        start_line.wait(timeout=300)  # every writer has set up its orders
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"a writer process failed: {results.get(timeout=60)}") from None
+    began = time.perf_counter()
+    outcomes: list[Any] = [results.get(timeout=seconds + 300) for _ in workers]
+    elapsed = time.perf_counter() - began
+    for worker in workers:
+        worker.join()
+    failures = [o for o in outcomes if isinstance(o, str)]
+    if failures:
+        raise RuntimeError(f"a writer process failed: {failures[0]}")
+    done = [o for o in outcomes if isinstance(o, ProcessResult)]
+    return (sum(o.records for o in done), elapsed, [t for o in done for t in o.call_seconds])
+
+
+def _writer(url: str, data_dir: str, log_origin: str, name: str, index: int, mode: str,
+            seconds: float, start_line: Any, results: Any) -> None:
+    # Imported here: the spawned interpreter imports this module before anything else.
+    from bench.append import Workload, append_some
+
+    try:
+        settings = Settings(database_url=url, data_dir=Path(data_dir), log_origin=log_origin)
+        ledger = open_ledger(settings, clock=SystemClock())
+        try:
+            workload = Workload(name, index)
+            workload.set_up(ledger.appender)
+            stream = workload.stream()
+            start_line.wait(timeout=300)
+            deadline = time.perf_counter() + seconds
+            records, calls = 0, []
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                records += append_some(ledger.appender, stream, mode)
+                calls.append(time.perf_counter() - began)
+            results.put(ProcessResult(records, calls))
+        finally:
+            ledger.close()
+    except BaseException as exc:  # reported by the parent, which raises
+        start_line.abort()
+        results.put(f"{type(exc).__name__}: {exc}")
