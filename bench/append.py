@@ -255,7 +255,7 @@ def instrumentation(ledger: Ledger, timer: ExclusiveTimer) -> list[Patch]:
         Patch(LocalKey, "sign_record", "signing"),
         Patch(recorder, "unit_of_work", "database:BEGIN/COMMIT", context=True),
         *(Patch(uow_class, name, f"database:{name}")
-          for name in sorted(UnitOfWork.__abstractmethods__)),
+          for name in sorted({*UnitOfWork.__abstractmethods__, "write_appends"})),
     ]
     for patch in patches:
         patch.timer = timer

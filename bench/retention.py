@@ -8,7 +8,10 @@ How (setup, timed but not the figure of interest): `--records / --records-per-or
 orders are brought to M05.02 (in transit at a hub) by the domestic happy path's first
 ten steps, then `hub_scan` self-loops are appended round-robin over them. Every record is
 real: validated, judged by the regulation pack, chained, signed, stored by
-`AppendService.append_many` in batches of 1,000. The ledger's FixedClock starts 20
+`AppendService.append_many` in batches of 1,000, by `--setup-workers` processes each
+appending to its own orders through its own ledger on the same database (default 2 on
+PostgreSQL; 1 on SQLite, which writes one transaction at a time and whose append
+transactions hold the write lock while they judge and sign). The ledger's FixedClock starts 20
 months before the run's reference time ("now"): the prefixes and the first scans are
 recorded there (the clock moves 1 s a batch), then the clock jumps to 1 month before now
 for the remaining scans. The first scans are exactly as many as make half of all records
@@ -20,7 +23,9 @@ Then, at now: a dry-run plan (`RetentionRunner.plan`), then the real run
 (`RetentionRunner.run`): plan, archive (records with payloads and inclusion proofs,
 signed manifest), erase order by order with one `retention_purge` record per order,
 signed report. The run's wall time is split in place by thin timing wrappers (exclusive
-time per step). Memory is the peak resident set of each step (VmHWM, reset before it).
+time per step). Memory is the peak resident set of each step (VmHWM, reset before it);
+the run reads, archives and erases a page of orders at a time, so its peak should not
+grow with the number of records (the dry-run plan holds every candidate: it prints them).
 
 Prints figures; asserts nothing about speed. The machine is small and shared: compare
 ratios within one run.
@@ -33,14 +38,17 @@ import re
 import resource
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final
 
 import ledger.merkle as merkle_module
 import ledger.retention.runner as runner_module
 from bench.common import (
+    LOG_ORIGIN,
     ExclusiveTimer,
     Patch,
     backends_argument,
@@ -55,9 +63,11 @@ from bench.common import (
 from ledger.append import Appended, AppendService, EventRequest
 from ledger.clock import FixedClock
 from ledger.errors import InvalidInput
+from ledger.retention.archive import ArchiveWriter
 from ledger.retention.runner import ARCHIVES_DIR, RetentionRunner
 from ledger.sequencer import Sequencer, sequencer_for
-from ledger.service import Ledger
+from ledger.service import Ledger, open_ledger
+from ledger.settings import Settings
 from ledger.statement import Actor, ActorType
 from ledger.store.core import SqlUnitOfWork
 from ledger.timefmt import format_time
@@ -158,13 +168,14 @@ def _scan_request(index: int, layout: Layout, at: datetime) -> EventRequest:
 
 
 def _append(
-    ledger: Ledger, clock: FixedClock, count: int, request: Callable[[int], EventRequest]
+    ledger: Ledger, clock: FixedClock, indices: Sequence[int],
+    request: Callable[[int], EventRequest],
 ) -> None:
-    """Append requests 0..count-1 in batches; the clock moves BATCH_STEP after each.
-    Raises RuntimeError when the service refuses one (a bug in the workload)."""
-    for first in range(0, count, BATCH):
+    """Append the requests of `indices` in batches; the clock moves BATCH_STEP after
+    each. Raises RuntimeError when the service refuses one (a bug in the workload)."""
+    for first in range(0, len(indices), BATCH):
         results = ledger.appender.append_many(
-            [request(i) for i in range(first, min(first + BATCH, count))]
+            [request(i) for i in indices[first:first + BATCH]]
         )
         _require_appended(results)
         clock.advance(BATCH_STEP)
@@ -180,34 +191,80 @@ def _require_appended(results: Sequence[Appended | InvalidInput]) -> None:
 class Setup:
     created_per_s: float
     integrated_per_s: float
+    workers: int
 
 
-def create_records(ledger: Ledger, clock: FixedClock, layout: Layout) -> Setup:
-    """Make the layout's records (clock at OLD_AT, then RECENT_AT) and integrate them
-    into the log; leaves the clock at NOW."""
+@dataclass(frozen=True, slots=True)
+class SetupTask:
+    """One worker's share of one setup phase: the orders `order % workers == worker`."""
+
+    url: str
+    data_dir: str
+    layout: Layout
+    workers: int
+    worker: int
+    phase: str  # "old": prefixes, then the old scans; "new": the recent scans
+
+
+def _mine(task: SetupTask, order: int) -> bool:
+    return order % task.workers == task.worker
+
+
+def append_share(task: SetupTask) -> None:
+    """Append one worker's share of a phase through its own ledger on the same database
+    and key directory: every record goes the real append path (validated, judged,
+    chained, signed). Orders are split between workers, so their chains never meet."""
+    layout = task.layout
+    clock = FixedClock(OLD_AT if task.phase == "old" else RECENT_AT)
+    settings = Settings(database_url=task.url, data_dir=Path(task.data_dir),
+                        log_origin=LOG_ORIGIN)
+    ledger = open_ledger(settings, clock=clock)
+    try:
+        if task.phase == "old":
+            _append(ledger, clock,
+                    [i for i in range(layout.prefix_records)
+                     if _mine(task, i // len(PREFIX))],
+                    _prefix_request)
+            _append(ledger, clock,
+                    [i for i in range(layout.old_scans) if _mine(task, i % layout.orders)],
+                    lambda i: _scan_request(i, layout, clock.now() - SCAN_DELAY))
+        else:
+            first = layout.old_scans
+            _append(ledger, clock,
+                    [i for i in range(first, first + layout.new_scans)
+                     if _mine(task, i % layout.orders)],
+                    lambda i: _scan_request(i, layout, clock.now() - SCAN_DELAY))
+    finally:
+        ledger.close()
+
+
+def create_records(ledger: Ledger, clock: FixedClock, layout: Layout, workers: int) -> Setup:
+    """Make the layout's records (clock at OLD_AT, then RECENT_AT) with `workers`
+    processes (1: in this process) and integrate them into the log; leaves the clock at
+    NOW."""
     sequencer = sequencer_for(ledger)
     appending = integrating = 0.0
+    url = ledger.settings.database_url
+    data_dir = str(ledger.settings.data_dir)
 
-    def integrate() -> None:
-        nonlocal integrating
+    def phase(name: str) -> None:
+        nonlocal appending, integrating
+        tasks = [SetupTask(url, data_dir, layout, workers, w, name) for w in range(workers)]
+        began = time.perf_counter()
+        if workers == 1:
+            append_share(tasks[0])
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                list(pool.map(append_share, tasks))
+        appending += time.perf_counter() - began
         began = time.perf_counter()
         sequencer.integrate_all()
         integrating += time.perf_counter() - began
 
-    began = time.perf_counter()
-    _append(ledger, clock, layout.prefix_records, _prefix_request)
-    _append(ledger, clock, layout.old_scans,
-            lambda i: _scan_request(i, layout, clock.now() - SCAN_DELAY))
-    appending += time.perf_counter() - began
-    integrate()
-    clock.set(RECENT_AT)
-    began = time.perf_counter()
-    _append(ledger, clock, layout.new_scans,
-            lambda i: _scan_request(layout.old_scans + i, layout, clock.now() - SCAN_DELAY))
-    appending += time.perf_counter() - began
-    integrate()
+    phase("old")
+    phase("new")
     clock.set(NOW)
-    return Setup(layout.records / appending, layout.records / integrating)
+    return Setup(layout.records / appending, layout.records / integrating, workers)
 
 
 # --- measuring -----------------------------------------------------------------------
@@ -237,7 +294,7 @@ def peak_rss_mib() -> float:
 
 
 #: The run's steps, timed inclusively (one does not call another).
-PHASES: Final = (("plan", "plan"), ("_start", "store plan"), ("_archive", "archive"),
+PHASES: Final = (("_plan_run", "plan"), ("_start", "store plan"), ("_archive", "archive"),
                  ("_erase", "erase"), ("_seal", "report"))
 
 
@@ -265,21 +322,25 @@ def split_patches(ledger: Ledger, timer: ExclusiveTimer) -> list[Patch]:
     """Exclusive time of the calls a run makes; each step's own remainder is "… rest"."""
     uow = SqlUnitOfWork
     patches = [
-        Patch(RetentionRunner, "plan", "plan: rest (walk orders, build plan)"),
+        Patch(RetentionRunner, "_plan_run", "plan: rest (walk orders, build plan)"),
         Patch(RetentionRunner, "_start", "store plan: rest (run items)"),
-        Patch(RetentionRunner, "_archive", "archive: rest (entries, checkpoint, keys)"),
+        Patch(RetentionRunner, "_archive", "archive: rest (pages, checkpoint, keys)"),
         Patch(RetentionRunner, "_erase", "erase: rest"),
         Patch(RetentionRunner, "_seal", "report (build, sign, store)"),
         Patch(runner_module, "erasable", "judge records (policy)"),
-        Patch(uow, "get_chain", "read chains"),
+        Patch(uow, "chains_of", "read chains (a page of orders)"),
+        Patch(uow, "add_run_items", "store plan: insert run items"),
+        Patch(uow, "run_items_page", "read run items (a page of orders)"),
         Patch(Sequencer, "integrate_all", "archive: log integration"),
-        Patch(uow, "leaf_of", "archive: leaf index lookups"),
-        Patch(merkle_module, "inclusion_proof", "archive: inclusion proofs"),
-        Patch(runner_module, "write_archive", "archive: write files"),
-        Patch(uow, "lock_head", "erase: lock heads"),
+        Patch(uow, "leaves_of", "archive: leaf indices (a page)"),
+        Patch(merkle_module, "inclusion_proofs", "archive: inclusion proofs (a page)"),
+        Patch(ArchiveWriter, "add", "archive: write lines"),
+        Patch(ArchiveWriter, "finish", "archive: fsync, manifest, rename"),
+        Patch(uow, "lock_heads", "erase: lock heads"),
+        Patch(uow, "list_holds", "erase: read holds"),
         Patch(uow, "erase_payloads", "erase: erase payloads (UPDATE)"),
         Patch(AppendService, "append_in", "erase: append purge records"),
-        Patch(uow, "mark_items_erased", "erase: mark run items"),
+        Patch(uow, "mark_items_erased_many", "erase: mark run items"),
         Patch(ledger.recorder, "unit_of_work", "BEGIN/COMMIT", context=True),
     ]
     for patch in patches:
@@ -328,15 +389,15 @@ RESULT_HEADERS: Final = [
 ]
 
 
-def run(backend: str, layout: Layout, orders_per_transaction: int) -> Result:
+def run(backend: str, layout: Layout, orders_per_transaction: int, workers: int) -> Result:
     """Set up a fresh database with the layout's records and run retention once at NOW.
     Raises RuntimeError when the plan or the run does not erase exactly the due records."""
     clock = FixedClock(OLD_AT)  # keys are valid from their creation: before every record
     with scratch_database(backend, "bench_retention") as url, \
             bench_ledger(url, clock) as ledger:
-        setup = create_records(ledger, clock, layout)
+        setup = create_records(ledger, clock, layout, workers)
         say(f"  setup: {layout.records:,} records in {layout.orders:,} orders, "
-            f"{setup.created_per_s:,.0f} records/s appended, "
+            f"{setup.created_per_s:,.0f} records/s appended by {workers} process(es), "
             f"{setup.integrated_per_s:,.0f} leaves/s integrated")
         runner = RetentionRunner(ledger, orders_per_transaction=orders_per_transaction)
         reset_peak_rss()
@@ -423,9 +484,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         default=runner_module.DEFAULT_ORDERS_PER_TRANSACTION,
                         help="orders erased per transaction (default "
                              f"{runner_module.DEFAULT_ORDERS_PER_TRANSACTION})")
+    parser.add_argument("--setup-workers", type=int, default=0,
+                        help="processes appending the records, each to its own orders "
+                             "(default: 2 on PostgreSQL, 1 on SQLite, whose one writer "
+                             "at a time gains nothing from a second)")
     args = parser.parse_args(argv)
     check_backends(args.backends)
-    if args.records < 2 or args.records_per_order < 1 or args.orders_per_transaction < 1:
+    if (args.records < 2 or args.records_per_order < 1 or args.orders_per_transaction < 1
+            or args.setup_workers < 0):
         raise SystemExit("need --records >= 2, --records-per-order >= 1, "
                          "--orders-per-transaction >= 1")
     layout = plan_layout(args.records, args.records_per_order)
@@ -441,7 +507,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = []
     for backend in args.backends:
         say(f"\n{backend}: {layout.records:,} records …")
-        results.append(run(backend, layout, args.orders_per_transaction))
+        workers = args.setup_workers or (1 if backend == "sqlite" else 2)
+        results.append(run(backend, layout, args.orders_per_transaction, workers))
     say("\n## Retention run\n")
     say(table(RESULT_HEADERS, [r.row() for r in results]))
     say("\narchive s and erase s are the steps' wall times (archive: records, inclusion "

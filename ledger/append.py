@@ -26,6 +26,7 @@ from ledger.keys import LocalKey
 from ledger.models import Model, ModelBook
 from ledger.statement import GENESIS_PREV, Actor, Kind, Statement
 from ledger.store import (
+    AppendWrites,
     FindingEntry,
     IdempotencyEntry,
     OrderHead,
@@ -361,13 +362,16 @@ class AppendService:
         return Appended(original, replayed=True)
 
     @staticmethod
-    def _store_timers(uow: UnitOfWork, results: Sequence[Appended]) -> None:
-        """The batch's net effect on timers in two round trips.
+    def _timer_writes(
+        results: Sequence[Appended],
+    ) -> tuple[list[tuple[str, str, str, str, int]], list[TimerRow]]:
+        """The batch's net effect on timers: disarms of timers armed before the batch, and
+        the rows to insert.
 
         Records are applied in order: a disarm hits a timer an earlier record of this
         batch armed (then that row is inserted already disarmed, by the later record's
-        seq) or else a timer armed before the batch (one executemany for all of those,
-        run before the inserts, so it can only touch pre-batch rows)."""
+        seq) or else a timer armed before the batch (the disarms run before the inserts,
+        so they can only touch pre-batch rows)."""
         rows: list[TimerRow] = []
         armed_here: dict[tuple[str, str, str], int] = {}  # -> index in rows, still armed
         from_before: list[tuple[str, str, str, str, int]] = []
@@ -386,8 +390,7 @@ class AppendService:
             for row in _timer_rows(result):
                 armed_here[(st.tenant, st.order, row.name)] = len(rows)
                 rows.append(row)
-        uow.disarm_timers_many(from_before)
-        uow.arm_timers(rows)
+        return from_before, rows
 
     def _store(
         self,
@@ -396,7 +399,8 @@ class AppendService:
         results: Sequence[Appended | InvalidInput],
         pending: Mapping[tuple[str, str], _Pending],
     ) -> dict[str, int]:
-        """Write the new records, their heads and idempotency entries.
+        """Write the new records, their heads, timers, idempotency entries and findings
+        (`UnitOfWork.write_appends`: one round trip on PostgreSQL).
 
         Returns the database id of each new record by statement hash. Each order's head is
         written once (its last pending state), version-checked against the seq it had when
@@ -410,31 +414,28 @@ class AppendService:
         if not new:
             return {}
         records = [r.record for _, r in new]
-        ids = dict(
-            zip((r.statement_hash for r in records), uow.insert_records(records), strict=True)
-        )
-        uow.insert_orders([e.head for e in pending.values() if e.locked_seq is None])
-        uow.advance_heads(
-            [(e.locked_seq, e.head) for e in pending.values() if e.locked_seq is not None]
-        )
-        uow.put_idempotencies(
-            [
-                IdempotencyEntry(
+        disarms, timers = self._timer_writes([result for _, result in new])
+        ids = uow.write_appends(AppendWrites(
+            records=records,
+            new_orders=[e.head for e in pending.values() if e.locked_seq is None],
+            head_moves=[(e.locked_seq, e.head) for e in pending.values()
+                        if e.locked_seq is not None],
+            timer_disarms=disarms,
+            timers=timers,
+            idempotency=[
+                (result.record.statement_hash, IdempotencyEntry(
                     tenant=request.tenant,
                     key=request.idempotency_key,
                     request_hash=request.fingerprint(),
-                    record_id=ids[result.record.statement_hash],
+                    record_id=0,  # named by statement hash (AppendWrites)
                     created_at=result.record.statement.recorded_at,
-                )
+                ))
                 for request, result in new
                 if request.idempotency_key is not None
-            ]
-        )
-        self._store_timers(uow, [result for _, result in new])
-        uow.insert_findings(
-            [
-                FindingEntry(
-                    record_id=ids[result.record.statement_hash],
+            ],
+            findings=[
+                (result.record.statement_hash, FindingEntry(
+                    record_id=0,  # named by statement hash (AppendWrites)
                     tenant=result.record.statement.tenant,
                     order=result.record.statement.order,
                     seq=result.record.statement.seq,
@@ -446,12 +447,12 @@ class AppendService:
                     citation=finding.citation,
                     message=finding.message,
                     field=finding.field,
-                )
+                ))
                 for _, result in new
                 for finding in result.findings
-            ]
-        )
-        return ids
+            ],
+        ))
+        return dict(zip((r.statement_hash for r in records), ids, strict=True))
 
 
 def _timer_rows(result: Appended) -> list[TimerRow]:

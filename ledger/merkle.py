@@ -152,6 +152,25 @@ def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
     return _span_hashes(spans, _read(reader, _nodes_of(spans)))
 
 
+#: Most node ids one batched proof read asks for (SQLite binds at most 32,766 values).
+MAX_NODES_PER_READ = 10_000
+
+
+def inclusion_proofs(
+    indices: Iterable[int], size: int, reader: NodeReader
+) -> dict[int, list[bytes]]:
+    """PATH(index, D[size]) for many leaves at once, keyed by leaf index: each proof is
+    exactly `inclusion_proof(index, size, reader)`, but the nodes of all of them (shared
+    ones once) come from as few batched reads as MAX_NODES_PER_READ allows. Raises
+    InvalidInput for an index outside the tree, StorageError for a missing node."""
+    plans = {index: inclusion_plan(index, size) for index in dict.fromkeys(indices)}
+    needed = _nodes_of(span for spans in plans.values() for span in spans)
+    nodes: dict[NodeId, bytes] = {}
+    for start in range(0, len(needed), MAX_NODES_PER_READ):
+        nodes.update(_read(reader, needed[start:start + MAX_NODES_PER_READ]))
+    return {index: _span_hashes(spans, nodes) for index, spans in plans.items()}
+
+
 def consistency_proof(old_size: int, new_size: int, reader: NodeReader) -> list[bytes]:
     """PROOF(old_size, D[new_size]) from one batched read of O(log new_size) nodes.
     Raises InvalidInput unless 0 < old_size <= new_size, StorageError for a missing node."""

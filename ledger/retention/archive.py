@@ -11,8 +11,10 @@
   verifier key, the record keys needed and the SHA-256 of `records.jsonl`; the signature
   is Ed25519 by the ledger's record key over `MANIFEST_SIGNATURE_PREFIX || JCS(manifest)`.
 
-The directory appears whole or not at all (written aside, then renamed). `verify_archive`
-checks every record against the checkpoint with the offline verifier's primitives only.
+The directory appears whole or not at all (written aside, then renamed). It is written as
+the records come (`ArchiveWriter`) and verified line by line, so neither holds more than
+one record in memory. `verify_archive` checks every record against the checkpoint with
+the offline verifier's primitives only.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -73,6 +75,129 @@ def sign_manifest(manifest: Mapping[str, Any], key: LocalKey) -> dict[str, str]:
     }
 
 
+class ArchiveWriter:
+    """Writes an archive as its records come, with memory bounded by one line.
+
+    Each `add` appends the record's line to `records.jsonl` in a hidden staging
+    directory beside `directory` and folds it into a running SHA-256 and the counts.
+    `finish` flushes and fsyncs the records file, writes the signed manifest, then renames
+    the staging directory into place (replacing an unfinished one left there by a crashed
+    attempt of the same run): a reader never sees half an archive. `abort` (or leaving
+    the `with` block by an exception) removes the staging directory. Entries must come
+    grouped by order, orders in (tenant, order) order — the order the run reads them in —
+    so that orders are counted without remembering them. Raises OSError when the files
+    cannot be written.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        self._staging = directory.parent / f".{directory.name}.{secrets.token_hex(4)}.partial"
+        self._staging.mkdir(mode=0o700)
+        try:
+            self._file: BinaryIO | None = (self._staging / RECORDS_FILE).open("wb")
+        except BaseException:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            raise
+        self._digest = hashlib.sha256()
+        self.records = 0
+        self.orders = 0
+        self.counts: dict[str, dict[str, int]] = {}
+        #: Key ids of the records written (the manifest publishes these keys).
+        self.key_ids: set[str] = set()
+        self._last_order: tuple[str, str] | None = None
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.abort()
+
+    def add(self, entry: ArchiveEntry) -> None:
+        """Write one record's line. Raises ValueError for a record without payload or
+        out of (tenant, order) order, OSError when the file cannot be written."""
+        if self._file is None:
+            raise ValueError("the archive is finished or aborted")
+        statement = entry.record.statement
+        order = (statement.tenant, statement.order)
+        if order != self._last_order:
+            if self._last_order is not None and order < self._last_order:
+                raise ValueError(f"archive entries out of order: {order} after "
+                                 f"{self._last_order}")
+            self.orders += 1
+            self._last_order = order
+        data = (
+            json.dumps(_line(entry), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            + "\n"
+        ).encode("utf-8")
+        self._file.write(data)
+        self._digest.update(data)
+        self.records += 1
+        per_tenant = self.counts.setdefault(statement.tenant, {})
+        klass = entry.retention.record_class.value
+        per_tenant[klass] = per_tenant.get(klass, 0) + 1
+        self.key_ids.add(statement.key_id)
+
+    def finish(
+        self,
+        *,
+        run_id: int,
+        log: str,
+        reference_time: str,
+        created_at: str,
+        checkpoint: str,
+        log_key: str,
+        keys: Sequence[PublishedKey],
+        signer: LocalKey,
+    ) -> WrittenArchive:
+        """Seal the records file, sign and write the manifest, move the archive into
+        place. Raises OSError when that fails (the staging directory is removed)."""
+        if self._file is None:
+            raise ValueError("the archive is finished or aborted")
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            manifest: dict[str, Any] = {
+                "format": ARCHIVE_FORMAT,
+                "run_id": run_id,
+                "log": log,
+                "reference_time": reference_time,
+                "created_at": created_at,
+                "records_file": RECORDS_FILE,
+                "records_sha256": self._digest.hexdigest(),
+                "records": self.records,
+                "orders": self.orders,
+                "counts": self.counts,
+                "checkpoint": checkpoint,
+                "log_key": log_key,
+                "keys": [k.to_json() for k in keys],
+            }
+            signed = {"manifest": manifest, "signature": sign_manifest(manifest, signer)}
+            with (self._staging / MANIFEST_FILE).open("wb") as fh:
+                fh.write(_json_bytes(signed))
+                fh.flush()
+                os.fsync(fh.fileno())
+            if self.directory.exists():
+                # Left by an attempt that crashed before the run recorded it: not yet
+                # cited by any purge record, so it is replaced whole.
+                shutil.rmtree(self.directory)
+            self._staging.rename(self.directory)
+        except BaseException:
+            self.abort()
+            raise
+        return WrittenArchive(self.directory, manifest, manifest_digest(manifest))
+
+    def abort(self) -> None:
+        """Drop what was written (nothing of it is in place yet)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+
 def write_archive(
     directory: Path,
     *,
@@ -80,42 +205,22 @@ def write_archive(
     log: str,
     reference_time: str,
     created_at: str,
-    entries: Sequence[ArchiveEntry],
+    entries: Iterable[ArchiveEntry],
     checkpoint: str,
     log_key: str,
     keys: Sequence[PublishedKey],
     signer: LocalKey,
 ) -> WrittenArchive:
-    """Write the archive to `directory` (replacing an unfinished one left there by a
-    crashed attempt of the same run). Raises OSError when it cannot be written."""
-    lines = [_line(e) for e in entries]
-    body = "".join(
-        json.dumps(line, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-        for line in lines
-    ).encode("utf-8")
-    counts: dict[str, dict[str, int]] = {}
-    for e in entries:
-        per_tenant = counts.setdefault(e.record.statement.tenant, {})
-        klass = e.retention.record_class.value
-        per_tenant[klass] = per_tenant.get(klass, 0) + 1
-    manifest: dict[str, Any] = {
-        "format": ARCHIVE_FORMAT,
-        "run_id": run_id,
-        "log": log,
-        "reference_time": reference_time,
-        "created_at": created_at,
-        "records_file": RECORDS_FILE,
-        "records_sha256": hashlib.sha256(body).hexdigest(),
-        "records": len(entries),
-        "orders": len({(e.record.statement.tenant, e.record.statement.order) for e in entries}),
-        "counts": counts,
-        "checkpoint": checkpoint,
-        "log_key": log_key,
-        "keys": [k.to_json() for k in keys],
-    }
-    signed = {"manifest": manifest, "signature": sign_manifest(manifest, signer)}
-    _write_whole(directory, {RECORDS_FILE: body, MANIFEST_FILE: _json_bytes(signed)})
-    return WrittenArchive(directory, manifest, manifest_digest(manifest))
+    """Write the archive of `entries` (grouped by order, in (tenant, order) order) to
+    `directory` through an `ArchiveWriter`, consuming them one at a time. Raises OSError
+    when it cannot be written, ValueError for entries out of order."""
+    with ArchiveWriter(directory) as writer:
+        for entry in entries:
+            writer.add(entry)
+        return writer.finish(
+            run_id=run_id, log=log, reference_time=reference_time, created_at=created_at,
+            checkpoint=checkpoint, log_key=log_key, keys=keys, signer=signer,
+        )
 
 
 def _line(entry: ArchiveEntry) -> dict[str, Any]:
@@ -136,28 +241,6 @@ def _line(entry: ArchiveEntry) -> dict[str, Any]:
 
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
-
-
-def _write_whole(directory: Path, files: Mapping[str, bytes]) -> None:
-    """Write the files into a sibling temporary directory, flush them, then rename it
-    into place: a reader (or a resumed run) never sees half an archive."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = directory.parent / f".{directory.name}.{secrets.token_hex(4)}.partial"
-    staging.mkdir(mode=0o700)
-    try:
-        for name, data in files.items():
-            with (staging / name).open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        if directory.exists():
-            # Left by an attempt that crashed before the run recorded it: not yet cited
-            # by any purge record, so it is replaced whole.
-            shutil.rmtree(directory)
-        staging.rename(directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 # --- verification --------------------------------------------------------------------
@@ -191,16 +274,28 @@ def verify_archive(directory: Path, *, trust: verify.TrustSet | None = None) -> 
         head = verify.verify_checkpoint(manifest["checkpoint"], log_verifier)
     except verify.VerificationError as exc:
         return [*problems, f"checkpoint: {exc}"]
-    body = (directory / str(manifest.get("records_file", RECORDS_FILE))).read_bytes()
-    if hashlib.sha256(body).hexdigest() != manifest.get("records_sha256"):
+    # Read line by line: memory stays at one line however large the archive.
+    digest, count, line_problems = hashlib.sha256(), 0, []
+    with (directory / str(manifest.get("records_file", RECORDS_FILE))).open("rb") as fh:
+        for count, raw in enumerate(fh, start=1):
+            digest.update(raw)
+            line_problems += [f"line {count}: {p}" for p in _line_problems(raw, keys, head)]
+    if digest.hexdigest() != manifest.get("records_sha256"):
         problems.append("records file does not match records_sha256 of the manifest")
-    lines = body.decode("utf-8").splitlines()
-    if len(lines) != manifest.get("records"):
-        problems.append(f"records file has {len(lines)} records, manifest says "
+    if count != manifest.get("records"):
+        problems.append(f"records file has {count} records, manifest says "
                         f"{manifest.get('records')}")
-    for number, text in enumerate(lines, start=1):
-        problems += [f"line {number}: {p}" for p in _record_problems(text, keys, head)]
-    return problems
+    return problems + line_problems
+
+
+def _line_problems(
+    raw: bytes, keys: Mapping[str, PublishedKey], head: verify.CheckpointBody
+) -> list[str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [f"unreadable: {exc}"]
+    return _record_problems(text, keys, head)
 
 
 def _signature_problems(

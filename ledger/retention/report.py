@@ -9,7 +9,7 @@ in `retention_runs`, so `orderledger retention show RUN` can prove it later.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
@@ -25,21 +25,40 @@ REPORT_SIGNATURE_PREFIX: Final = b"orderledger.retention-report.v1\x00"
 
 def build_report(
     run: RunEntry,
-    items: Sequence[RunItemEntry],
+    items: Iterable[RunItemEntry],
     *,
     log: str,
     finished_at: str,
     plan: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The report of a run whose items are final. `plan` is the summary stored when the
-    run was planned and archived (holds respected at planning, archive)."""
-    erased = [i for i in items if i.erased]
-    skipped = [i for i in items if not i.erased]
+    """The report of a run whose items are final, from one pass over `items` (any
+    iterable, grouped by order as `run_items` and `run_items_page` return them, so a
+    run's items can come page by page and memory stays bounded). `plan` is
+    the summary stored when the run was planned and archived (holds respected at
+    planning, archive)."""
+    erased = skipped = erased_orders = 0
+    last_erased_order: tuple[str, str] | None = None
+    skipped_orders: set[str] = set()
     by_tenant: dict[str, dict[str, int]] = {}
-    for item in erased:
+    oldest: RunItemEntry | None = None
+    newest: RunItemEntry | None = None
+    for item in items:
+        if not item.erased:
+            skipped += 1
+            skipped_orders.add(f"{item.tenant}/{item.order}")
+            continue
+        erased += 1
+        # Items come grouped by order: counting changes of order counts the orders
+        # without remembering them.
+        if (item.tenant, item.order) != last_erased_order:
+            erased_orders += 1
+            last_erased_order = (item.tenant, item.order)
         per_tenant = by_tenant.setdefault(item.tenant, {})
         per_tenant[item.record_class] = per_tenant.get(item.record_class, 0) + 1
-    by_age = sorted(erased, key=lambda i: (i.recorded_at, i.tenant, i.order, i.seq))
+        if oldest is None or _age(item) < _age(oldest):
+            oldest = item
+        if newest is None or _age(item) >= _age(newest):
+            newest = item
     return {
         "format": REPORT_FORMAT,
         "run_id": run.id,
@@ -49,20 +68,24 @@ def build_report(
         "finished_at": finished_at,
         "archive": plan.get("archive"),
         "erased": {
-            "records": len(erased),
-            "orders": len({(i.tenant, i.order) for i in erased}),
+            "records": erased,
+            "orders": erased_orders,
             "by_tenant": by_tenant,
-            "oldest": _ref(by_age[0]) if by_age else None,
-            "newest": _ref(by_age[-1]) if by_age else None,
+            "oldest": None if oldest is None else _ref(oldest),
+            "newest": None if newest is None else _ref(newest),
         },
         "holds": plan.get("holds", {}),
         # Planned and archived, but held (or no longer erasable) when their order's turn
         # came: a hold placed while the run went on.
         "skipped": {
-            "records": len(skipped),
-            "orders": sorted({f"{i.tenant}/{i.order}" for i in skipped}),
+            "records": skipped,
+            "orders": sorted(skipped_orders),
         },
     }
+
+
+def _age(item: RunItemEntry) -> tuple[str, str, str, int]:
+    return (item.recorded_at, item.tenant, item.order, item.seq)
 
 
 def _ref(item: RunItemEntry) -> dict[str, Any]:

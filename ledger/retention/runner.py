@@ -21,10 +21,11 @@ clock, so the purge record's `recorded_at` (when audit judges it) is never earli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import groupby
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +33,7 @@ from ledger import merkle
 from ledger.append import EventRequest
 from ledger.errors import InvalidInput, StorageError
 from ledger.keyring import published_key
-from ledger.retention.archive import ArchiveEntry, write_archive
+from ledger.retention.archive import ArchiveEntry, ArchiveWriter
 from ledger.retention.policy import (
     ERASED_SEQS_FIELD,
     KEPT_KINDS,
@@ -45,7 +46,7 @@ from ledger.retention.report import build_report, sign_report
 from ledger.sequencer import sequencer_for
 from ledger.service import Ledger
 from ledger.statement import Actor, ActorType, Kind
-from ledger.store import StoredRecord, UnitOfWork
+from ledger.store import CheckpointRow, OrderHead, StoredRecord, UnitOfWork
 from ledger.store.retention_sql import RunEntry, RunItemEntry
 from ledger.timefmt import format_time, parse_time
 from regulations.errors import RegulationError
@@ -53,6 +54,13 @@ from regulations.errors import RegulationError
 RETENTION_ACTOR: Final = Actor(ActorType.SYSTEM, "retention")
 ARCHIVES_DIR: Final = "archives"
 DEFAULT_ORDERS_PER_TRANSACTION: Final = 50
+#: Orders whose chains are read in one query while planning.
+PLAN_ORDERS_PER_PAGE: Final = 200
+#: Orders whose items are archived per page (one chain read, one leaf read and one
+#: Merkle node read each): about a thousand records with a chain of twenty.
+ARCHIVE_ORDERS_PER_PAGE: Final = 100
+#: Run items stored per INSERT when the run starts.
+ITEMS_PER_INSERT: Final = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,29 @@ class HeldOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """What the real run keeps of one order's candidates: ids and classes, no records."""
+
+    tenant: str
+    order: str
+    record_ids: array[int]
+    record_classes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """The plan of a real run, lean: memory grows by ~16 bytes per record to erase, not
+    by the records (the dry run's `Plan` holds those)."""
+
+    reference_time: datetime
+    orders: tuple[PlannedOrder, ...]
+    held: tuple[HeldOrder, ...]
+
+    def holds_summary(self) -> dict[str, Any]:
+        return _holds_summary(self.held)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What a run at `reference_time` would erase (the dry run prints this)."""
 
@@ -106,11 +137,15 @@ class Plan:
             yield f"keep  {text}"
 
     def holds_summary(self) -> dict[str, Any]:
-        return {
-            "orders_held": len(self.held),
-            "records_held": sum(h.records for h in self.held),
-            "hold_ids": sorted({i for h in self.held for i in h.hold_ids}),
-        }
+        return _holds_summary(self.held)
+
+
+def _holds_summary(held: Sequence[HeldOrder]) -> dict[str, Any]:
+    return {
+        "orders_held": len(held),
+        "records_held": sum(h.records for h in held),
+        "hold_ids": sorted({i for h in held for i in h.hold_ids}),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +181,8 @@ class RetentionRunner:
         held: list[HeldOrder] = []
         unjudged: list[str] = []
         with self.ledger.recorder.unit_of_work(read_only=True) as uow:
-            holds = uow.list_holds()
             unfinished = tuple(r.id for r in uow.list_retention_runs(unfinished_only=True))
-            for head in uow.iter_orders():
-                chain = uow.get_chain(head.tenant, head.order)
-                found = erasable(chain, reference, unjudged)
-                if not found:
-                    continue
-                hold_ids = [str(h.id) for h in holds if h.covers(head.tenant, head.order)]
-                hold_ids += [str(i) for i in holds_in_force(chain) if str(i) not in hold_ids]
+            for head, found, hold_ids in _survey(uow, reference, unjudged):
                 if hold_ids:
                     held.append(HeldOrder(head.tenant, head.order, tuple(hold_ids), len(found)))
                 else:
@@ -178,7 +206,7 @@ class RetentionRunner:
                 field="now",
             )
         outcomes = self.resume()
-        plan = self.plan(reference)
+        plan = self._plan_run(reference)
         outcomes.append(self._finish(self._start(plan)))
         return outcomes
 
@@ -188,7 +216,23 @@ class RetentionRunner:
             unfinished = [r.id for r in uow.list_retention_runs(unfinished_only=True)]
         return [self._finish(run_id) for run_id in unfinished]
 
-    def _start(self, plan: Plan) -> int:
+    def _plan_run(self, reference: datetime) -> RunPlan:
+        """`plan`, keeping of each candidate only what its run item needs."""
+        orders: list[PlannedOrder] = []
+        held: list[HeldOrder] = []
+        with self.ledger.recorder.unit_of_work(read_only=True) as uow:
+            for head, found, hold_ids in _survey(uow, reference, []):
+                if hold_ids:
+                    held.append(HeldOrder(head.tenant, head.order, tuple(hold_ids), len(found)))
+                    continue
+                orders.append(PlannedOrder(
+                    head.tenant, head.order, array("q", (_id(c.record) for c in found)),
+                    tuple(c.retention.record_class.value for c in found),
+                ))
+        return RunPlan(reference, tuple(orders), tuple(held))
+
+    def _start(self, plan: RunPlan) -> int:
+        """Store the run and its items, in one transaction (a run is planned whole)."""
         with self.ledger.recorder.unit_of_work() as uow:
             run_id = uow.insert_retention_run(
                 reference_time=format_time(plan.reference_time),
@@ -196,15 +240,15 @@ class RetentionRunner:
                 state="planned",
                 report={"holds": plan.holds_summary()},
             )
-            uow.add_run_items([
-                RunItemEntry(
-                    run_id=run_id, record_id=_id(c.record), tenant=c.record.statement.tenant,
-                    order=c.record.statement.order, seq=c.record.statement.seq,
-                    recorded_at=c.record.statement.recorded_at,
-                    record_class=c.retention.record_class.value,
-                )
-                for c in plan.candidates
-            ])
+            items = (
+                # seq and recorded_at are not stored with the item (they are the record's).
+                RunItemEntry(run_id=run_id, record_id=record_id, tenant=o.tenant,
+                             order=o.order, seq=0, recorded_at="", record_class=klass)
+                for o in plan.orders
+                for record_id, klass in zip(o.record_ids, o.record_classes, strict=True)
+            )
+            while batch := list(islice(items, ITEMS_PER_INSERT)):
+                uow.add_run_items(batch)
         return run_id
 
     def _finish(self, run_id: int) -> RunOutcome:
@@ -224,99 +268,164 @@ class RetentionRunner:
             raise StorageError(f"retention run {run_id} is not stored")
         return run
 
+    def _item_pages(
+        self, run_id: int, *, orders: int, pending_only: bool = False
+    ) -> Iterator[list[RunItemEntry]]:
+        """The run's items, `orders` orders a page, each page read in its own short
+        read-only transaction (no snapshot is held while the caller works on a page)."""
+        after: tuple[str, str] | None = None
+        while True:
+            with self.ledger.recorder.unit_of_work(read_only=True) as uow:
+                page = uow.run_items_page(run_id, after=after, orders=orders,
+                                          pending_only=pending_only)
+            if not page:
+                return
+            yield page
+            after = (page[-1].tenant, page[-1].order)
+
     # --- archive ---------------------------------------------------------------------
 
     def _archive(self, run: RunEntry) -> None:
-        """Write the archive of the run's items and record it (state `archived`)."""
+        """Write the archive of the run's items and record it (state `archived`).
+
+        Streams: a page of orders at a time, its records, leaf indices and inclusion
+        proofs are read in a few queries and written to the archive before the next
+        page is read, so memory does not grow with the number of records."""
         plan = dict(run.report or {})
         sequencer_for(self.ledger).integrate_all()  # every planned record is a leaf
         with self.ledger.recorder.unit_of_work(read_only=True) as uow:
-            items = uow.run_items(run.id)
-            entries = self._archive_entries(uow, items) if items else []
             checkpoint = uow.latest_checkpoint()
             keys = {row.key_id: published_key(row) for row in uow.list_keys()}
-        if entries:
-            assert checkpoint is not None  # _archive_entries found every leaf under it
-            signer = self.ledger.keyring.record_key()
-            used = sorted({e.record.statement.key_id for e in entries} | {signer.key_id})
-            relative = Path(ARCHIVES_DIR) / f"run-{run.id}"
-            written = write_archive(
-                self.ledger.settings.data_dir / relative,
-                run_id=run.id, log=self.ledger.settings.log_origin,
-                reference_time=run.reference_time,
-                created_at=format_time(self.ledger.clock.now()), entries=entries,
-                checkpoint=checkpoint.note, log_key=self.ledger.keyring.log_vkey(),
-                keys=[keys[k] for k in used], signer=signer,
-            )
-            plan["archive"] = {"path": relative.as_posix(),
-                               "manifest_sha256": written.manifest_sha256}
+        relative = Path(ARCHIVES_DIR) / f"run-{run.id}"
+        writer: ArchiveWriter | None = None
+        try:
+            for items in self._item_pages(run.id, orders=ARCHIVE_ORDERS_PER_PAGE):
+                if checkpoint is None:
+                    raise StorageError("no checkpoint is published: cannot archive with "
+                                       "proofs")
+                with self.ledger.recorder.unit_of_work(read_only=True) as uow:
+                    entries = self._archive_entries(uow, items, checkpoint)
+                for entry in entries:
+                    if writer is None:
+                        writer = ArchiveWriter(self.ledger.settings.data_dir / relative)
+                    writer.add(entry)
+            if writer is not None:
+                assert checkpoint is not None  # a page was archived against it
+                signer = self.ledger.keyring.record_key()
+                used = sorted(writer.key_ids | {signer.key_id})
+                written = writer.finish(
+                    run_id=run.id, log=self.ledger.settings.log_origin,
+                    reference_time=run.reference_time,
+                    created_at=format_time(self.ledger.clock.now()),
+                    checkpoint=checkpoint.note, log_key=self.ledger.keyring.log_vkey(),
+                    keys=[keys[k] for k in used], signer=signer,
+                )
+                plan["archive"] = {"path": relative.as_posix(),
+                                   "manifest_sha256": written.manifest_sha256}
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
         with self.ledger.recorder.unit_of_work() as uow:
             uow.update_retention_run(
                 run.id, state="archived", report=plan,
-                archive_path=None if not entries else plan["archive"]["path"],
+                archive_path=None if writer is None else plan["archive"]["path"],
             )
 
     @staticmethod
-    def _archive_entries(uow: UnitOfWork, items: Sequence[RunItemEntry]) -> list[ArchiveEntry]:
-        checkpoint = uow.latest_checkpoint()
-        if checkpoint is None:
-            raise StorageError("no checkpoint is published: cannot archive with proofs")
-        entries: list[ArchiveEntry] = []
-        for (tenant, order), group in groupby(items, key=lambda i: (i.tenant, i.order)):
-            chain = uow.get_chain(tenant, order)
+    def _archive_entries(
+        uow: UnitOfWork, items: Sequence[RunItemEntry], checkpoint: CheckpointRow
+    ) -> list[ArchiveEntry]:
+        """The archive entries of one page of items (grouped by order): one chain read,
+        one leaf read and batched node reads for all of them. Raises StorageError when a
+        record is not under `checkpoint`."""
+        chains = uow.chains_of(sorted({(i.tenant, i.order) for i in items}))
+        wanted: list[tuple[StoredRecord, datetime | None]] = []
+        for key, group in groupby(items, key=lambda i: (i.tenant, i.order)):
+            chain = chains.get(key, [])
             closed_at = transaction_closed_at(r.statement for r in chain)
             by_id = {r.record_id: r for r in chain}
             for item in group:
                 record = by_id.get(item.record_id)
                 if record is None or record.payload is None:
                     continue  # erased meanwhile (by a concurrent run): nothing to archive
-                index = uow.leaf_of(item.record_id)
-                if index is None or index >= checkpoint.size:
-                    raise StorageError(f"record {item.record_id} is not under the latest "
-                                       "checkpoint")
-                proof = merkle.inclusion_proof(index, checkpoint.size, uow)
-                entries.append(ArchiveEntry(record, index, proof,
-                                            eligibility(record.statement, closed_at)))
-        return entries
+                wanted.append((record, closed_at))
+        leaves = uow.leaves_of([_id(r) for r, _ in wanted])
+        for record, _ in wanted:
+            index = leaves.get(_id(record))
+            if index is None or index >= checkpoint.size:
+                raise StorageError(f"record {record.record_id} is not under the latest "
+                                   "checkpoint")
+        proofs = merkle.inclusion_proofs(leaves.values(), checkpoint.size, uow)
+        return [
+            ArchiveEntry(record, leaves[_id(record)], proofs[leaves[_id(record)]],
+                         eligibility(record.statement, closed_at))
+            for record, closed_at in wanted
+        ]
 
     # --- erasure ---------------------------------------------------------------------
 
     def _erase(self, run: RunEntry) -> int:
-        """Erase the run's pending items order by order; returns how many payloads."""
-        with self.ledger.recorder.unit_of_work(read_only=True) as uow:
-            pending = uow.run_items(run.id, pending_only=True)
-        orders = [
-            (key, [i.record_id for i in group])
-            for key, group in groupby(pending, key=lambda i: (i.tenant, i.order))
-        ]
+        """Erase the run's pending items, `orders_per_transaction` orders per
+        transaction; returns how many payloads."""
         erased = 0
         size = max(1, self.orders_per_transaction)
-        for start in range(0, len(orders), size):
+        # The append service reads the active key in a transaction of its own when first
+        # asked: that must not happen inside the erasing transaction (SQLite would wait
+        # on itself).
+        self.ledger.appender  # noqa: B018
+        for items in self._item_pages(run.id, orders=size, pending_only=True):
             with self.ledger.recorder.unit_of_work() as uow:
-                for (tenant, order), record_ids in orders[start:start + size]:
-                    erased += self._erase_order(uow, run, tenant, order, set(record_ids))
-                    if self.hooks.after_order is not None:
-                        self.hooks.after_order(tenant, order)
+                erased += self._erase_orders(uow, run, items)
         return erased
 
-    def _erase_order(
-        self, uow: UnitOfWork, run: RunEntry, tenant: str, order: str, planned: set[int]
-    ) -> int:
-        if uow.lock_head(tenant, order) is None or uow.holds_on(tenant, order):
-            return 0
-        chain = uow.get_chain(tenant, order)
-        if holds_in_force(chain):
-            return 0
-        # Judged again on the locked chain: the order may have reopened since planning.
-        due = [
-            c for c in erasable(chain, parse_time(run.reference_time), [])
-            if c.record.record_id in planned
-        ]
-        if not due:
-            return 0
-        ids = [_id(c.record) for c in due]
+    def _erase_orders(self, uow: UnitOfWork, run: RunEntry, items: Sequence[RunItemEntry]
+                      ) -> int:
+        """Erase the planned payloads of the orders of `items` that are still due, with
+        one purge record each, in the caller's transaction. Reads and writes a batch at a
+        time: heads locked, chains read, payloads erased, purge records appended and
+        items marked in one statement each."""
+        planned = {
+            key: {i.record_id for i in group}
+            for key, group in groupby(items, key=lambda i: (i.tenant, i.order))
+        }
+        heads = uow.lock_heads(sorted(planned))
+        holds = uow.list_holds() if heads else []
+        chains = uow.chains_of(sorted(heads))
+        reference = parse_time(run.reference_time)
+        due_by_order: dict[tuple[str, str], list[Candidate]] = {}
+        for key, record_ids in planned.items():
+            chain = chains.get(key, [])
+            if key not in heads or any(h.covers(*key) for h in holds) or holds_in_force(chain):
+                continue
+            # Judged again on the locked chain: the order may have reopened since planning.
+            due = [c for c in erasable(chain, reference, []) if c.record.record_id in record_ids]
+            if due:
+                due_by_order[key] = due
+        ids = [_id(c.record) for due in due_by_order.values() for c in due]
         if uow.erase_payloads(ids) != len(ids):
-            raise StorageError(f"{tenant}/{order}: a payload to erase was erased already")
+            raise StorageError(f"a payload to erase in {len(due_by_order)} orders from "
+                               f"{'/'.join(next(iter(due_by_order)))} on was erased already")
+        requests = [self._purge_request(run, key, due) for key, due in due_by_order.items()]
+        appended_all = self.ledger.appender.append_in(uow, requests) if requests else []
+        purge_seqs: dict[int, int] = {}
+        for (tenant, order), due, appended in zip(
+            due_by_order, due_by_order.values(), appended_all, strict=True
+        ):
+            if isinstance(appended, InvalidInput):
+                raise StorageError(f"{tenant}/{order}: retention_purge record refused: "
+                                   f"{appended}")
+            purge_seqs |= dict.fromkeys((_id(c.record) for c in due),
+                                        appended.record.statement.seq)
+        uow.mark_items_erased_many(run.id, purge_seqs)
+        if self.hooks.after_order is not None:
+            for tenant, order in planned:
+                self.hooks.after_order(tenant, order)
+        return len(ids)
+
+    def _purge_request(
+        self, run: RunEntry, key: tuple[str, str], due: Sequence[Candidate]
+    ) -> EventRequest:
         archive = (run.report or {}).get("archive") or {}
         payload = {
             "run_id": run.id,
@@ -327,22 +436,20 @@ class RetentionRunner:
             "archive_manifest_sha256": archive.get("manifest_sha256"),
         }
         now = format_time(self.ledger.clock.now())
-        request = EventRequest(
-            tenant=tenant, order=order, event=Kind.RETENTION_PURGE.value, event_time=now,
+        return EventRequest(
+            tenant=key[0], order=key[1], event=Kind.RETENTION_PURGE.value, event_time=now,
             actor=RETENTION_ACTOR, payload=payload, kind=Kind.RETENTION_PURGE,
         )
-        (appended,) = self.ledger.appender.append_in(uow, [request])
-        if isinstance(appended, InvalidInput):
-            raise StorageError(f"{tenant}/{order}: retention_purge record refused: {appended}")
-        uow.mark_items_erased(run.id, ids, appended.record.statement.seq)
-        return len(ids)
 
     # --- the report ------------------------------------------------------------------
 
     def _seal(self, run: RunEntry) -> dict[str, Any]:
-        with self.ledger.recorder.unit_of_work(read_only=True) as uow:
-            items = uow.run_items(run.id)
         finished_at = format_time(self.ledger.clock.now())
+        items: Iterable[RunItemEntry] = (
+            item
+            for page in self._item_pages(run.id, orders=ARCHIVE_ORDERS_PER_PAGE)
+            for item in page
+        )
         report = build_report(run, items, log=self.ledger.settings.log_origin,
                               finished_at=finished_at, plan=run.report or {})
         key = self.ledger.keyring.record_key()
@@ -352,6 +459,26 @@ class RetentionRunner:
                 report_signature=sign_report(report, key), key_id=key.key_id,
             )
         return report
+
+
+def _survey(
+    uow: UnitOfWork, reference: datetime, unjudged: list[str]
+) -> Iterator[tuple[OrderHead, list[Candidate], list[str]]]:
+    """Each order with payloads erasable at `reference`: its head, its candidates and the
+    ids of the holds that keep it (none: erase). Chains are read PLAN_ORDERS_PER_PAGE
+    orders per query."""
+    holds = uow.list_holds()
+    heads = uow.iter_orders(batch=PLAN_ORDERS_PER_PAGE)
+    while page := list(islice(heads, PLAN_ORDERS_PER_PAGE)):
+        chains = uow.chains_of([(h.tenant, h.order) for h in page])
+        for head in page:
+            chain = chains.get((head.tenant, head.order), [])
+            found = erasable(chain, reference, unjudged)
+            if not found:
+                continue
+            hold_ids = [str(h.id) for h in holds if h.covers(head.tenant, head.order)]
+            hold_ids += [str(i) for i in holds_in_force(chain) if str(i) not in hold_ids]
+            yield head, found, hold_ids
 
 
 def erasable(

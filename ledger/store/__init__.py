@@ -8,6 +8,7 @@ from ledger.store.errors import ImmutabilityViolation, SequencerConflict
 from ledger.store.recorder import NodeId, Recorder, UnitOfWork, open_recorder
 from ledger.store.rows import (
     AlertRow,
+    AppendWrites,
     CatalogueRow,
     CheckpointRow,
     FindingEntry,
@@ -21,6 +22,7 @@ from ledger.store.rows import (
 
 __all__ = [
     "AlertRow",
+    "AppendWrites",
     "CatalogueRow",
     "CheckpointRow",
     "FindingEntry",

@@ -19,6 +19,7 @@ from ledger.errors import ConcurrencyConflict, KeyStoreError, StorageError
 from ledger.migrations import upgrade
 from ledger.store import statements as q
 from ledger.store.errors import DRIVER_ERRORS, SequencerConflict, translate, translated
+from ledger.store.log_sql import LogSql
 from ledger.store.recorder import NodeId, Recorder, UnitOfWork
 from ledger.store.retention_sql import RetentionSql
 from ledger.store.rows import (
@@ -33,7 +34,7 @@ from ledger.store.rows import (
 from ledger.store.timer_sql import TimerSql
 
 
-class SqlUnitOfWork(TimerSql, RetentionSql, UnitOfWork):
+class SqlUnitOfWork(TimerSql, RetentionSql, LogSql, UnitOfWork):
     """`UnitOfWork` on one SQLAlchemy connection inside an open transaction."""
 
     #: The append path's SQL in the backend's dialect.

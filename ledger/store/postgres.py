@@ -16,7 +16,9 @@ from sqlalchemy.engine import URL
 
 from ledger.errors import ConfigurationError
 from ledger.store.core import SqlRecorder, SqlUnitOfWork
-from ledger.store.rows import StoredRecord
+from ledger.store.errors import translated
+from ledger.store.postgres_append import APPEND_SQL, append_params
+from ledger.store.rows import AppendWrites, StoredRecord
 from ledger.store.statements import (
     POSTGRES_HOT_PATH,
     ignoring_conflict_statements,
@@ -48,6 +50,20 @@ class PostgresUnitOfWork(SqlUnitOfWork):
             ids.append(int(cursor.fetchone()[0]))
             if not cursor.nextset():
                 return ids
+
+    @translated
+    def write_appends(self, writes: AppendWrites) -> list[int]:
+        """Every write in ONE statement, hence one round trip (ledger/store/
+        postgres_append.py); it returns the new records' ids by statement hash and how
+        many heads it moved (fewer than asked: a head moved since it was locked)."""
+        if not writes.records:
+            return []
+        rows = self._raw(APPEND_SQL, append_params(writes)).fetchall()
+        by_hash = {str(statement_hash): int(record_id) for record_id, statement_hash, _ in rows}
+        moved = int(rows[0][2]) if rows else 0
+        if moved != len(writes.head_moves):
+            self.advance_heads(writes.head_moves)  # finds the head that moved and raises
+        return [by_hash[r.statement_hash] for r in writes.records]
 
     def _lock_sequencer(self) -> None:
         self._conn.execute(_LOCK_SEQUENCER)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -23,6 +24,7 @@ from ledger.errors import ConfigurationError
 from ledger.store.retention_sql import HoldEntry, RunEntry, RunItemEntry, RunState
 from ledger.store.rows import (
     AlertRow,
+    AppendWrites,
     CatalogueRow,
     CheckpointRow,
     FindingEntry,
@@ -91,6 +93,23 @@ class UnitOfWork(ABC):
         order whose head is not at its expected seq."""
 
     # --- records -----------------------------------------------------------------------
+
+    def write_appends(self, writes: AppendWrites) -> list[int]:
+        """Write what a unit of work's appends produced; returns the new records' ids in
+        the order of `writes.records`. Raises ConcurrencyConflict when a head moved since
+        it was locked, OrderExists for an order created meanwhile, IdempotencyConflict
+        for a key used meanwhile. Backends may send it all in one round trip; this
+        default calls the single-purpose methods one after the other."""
+        self.insert_orders(writes.new_orders)  # first: a taken order is OrderExists
+        ids = self.insert_records(writes.records)
+        by_hash = dict(zip((r.statement_hash for r in writes.records), ids, strict=True))
+        self.advance_heads(writes.head_moves)
+        self.put_idempotencies(
+            [replace(entry, record_id=by_hash[h]) for h, entry in writes.idempotency])
+        self.disarm_timers_many(writes.timer_disarms)
+        self.arm_timers(writes.timers)
+        self.insert_findings([replace(f, record_id=by_hash[h]) for h, f in writes.findings])
+        return ids
 
     @abstractmethod
     def insert_records(self, records: Sequence[StoredRecord]) -> list[int]:
@@ -278,6 +297,25 @@ class UnitOfWork(ABC):
     def mark_items_erased(self, run_id: int, record_ids: Sequence[int], purge_seq: int) -> int:
         """Mark items erased by the purge record `purge_seq`; returns how many."""
 
+    @abstractmethod
+    def run_items_page(
+        self,
+        run_id: int,
+        *,
+        after: tuple[str, str] | None = None,
+        orders: int = 100,
+        pending_only: bool = False,
+    ) -> list[RunItemEntry]:
+        """The items of the next `orders` orders after the (tenant, order) key `after`
+        (from the first when None), by (tenant, order, seq); [] after the last. Pass the
+        last item's (tenant, order) back as `after`. With `pending_only`, only items not
+        erased yet. Raises ValueError when `orders` < 1."""
+
+    @abstractmethod
+    def mark_items_erased_many(self, run_id: int, purge_seqs: Mapping[int, int]) -> None:
+        """Mark items (record id -> the purge record seq of its order) erased, in one
+        batched statement."""
+
     # --- catalogues --------------------------------------------------------------------
 
     @abstractmethod
@@ -338,6 +376,20 @@ class UnitOfWork(ABC):
     @abstractmethod
     def leaf_of(self, record_id: int) -> int | None:
         """The leaf index of a record, or None while it is not sequenced."""
+
+    # --- batched reads (implemented in ledger/store/log_sql.py) -------------------------
+
+    @abstractmethod
+    def leaves_of(self, record_ids: Sequence[int]) -> dict[int, int]:
+        """`leaf_of` for many records in one query: record id -> leaf index, records not
+        sequenced yet absent."""
+
+    @abstractmethod
+    def chains_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[StoredRecord]]:
+        """`get_chain` for many (tenant, order) keys in one query per tenant; orders
+        without records are absent."""
 
     @abstractmethod
     def insert_checkpoint(self, row: CheckpointRow) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby, islice
 from typing import Any, Literal
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from ledger.store.errors import translated
 from ledger.store.tables import (
@@ -33,6 +34,58 @@ _O = ORDERS.c
 HoldScope = Literal["order", "tenant"]
 #: A run's states, in the order it passes through them.
 RunState = Literal["planned", "archived", "finished"]
+
+_ITEM_COLUMNS = (RETENTION_RUN_ITEMS, _REC.seq, _REC.recorded_at)
+# Pages of a run's items: the keys of the items after an order key, in index order, then
+# the first orders' items by `tenant = ? AND order_id IN (...)`. "After (t, o)" is asked
+# as two plain ranges of the (run_id, tenant, order_id) index — the rest of tenant t, then
+# the tenants after it — because PostgreSQL walks a row comparison `(tenant, order_id) >
+# (?, ?)` behind `run_id = ?` from the start of the run (measured: a page cost grew with
+# the run). No GROUP BY: ORDER BY + LIMIT keeps both databases on the index.
+_ITEM_KEYS = select(_I.tenant, _I.order_id).where(_I.run_id == bindparam("run_id"))
+_NEXT_ITEM_KEYS_SAME_TENANT = (
+    _ITEM_KEYS.where((_I.tenant == bindparam("tenant")) & (_I.order_id > bindparam("order_id")))
+    .order_by(_I.tenant, _I.order_id)
+    .limit(bindparam("lim"))
+)
+_NEXT_ITEM_KEYS_LATER_TENANTS = (
+    _ITEM_KEYS.where(_I.tenant > bindparam("tenant"))
+    .order_by(_I.tenant, _I.order_id)
+    .limit(bindparam("lim"))
+)
+#: Item keys read per order wanted in a page: an order with more items than this makes
+#: its page hold fewer orders, never lose one.
+_KEYS_PER_ORDER = 16
+_NEXT_PENDING_ITEM_KEYS = (
+    _NEXT_ITEM_KEYS_SAME_TENANT.where(_I.erased.is_(False)),
+    _NEXT_ITEM_KEYS_LATER_TENANTS.where(_I.erased.is_(False)),
+)
+_NEXT_ITEM_KEYS = (_NEXT_ITEM_KEYS_SAME_TENANT, _NEXT_ITEM_KEYS_LATER_TENANTS)
+# The page's orders are consecutive keys of the run in index order, so they are read as
+# the range [first, last] of the (run_id, tenant, order_id) index: `order_id IN (...)`
+# is only a filter there for PostgreSQL while the fresh items have no statistics (it
+# scanned the whole tenant for each page). Without a join to `records` for the same
+# reason (it may hash-join against a full scan): the records' seq and recorded_at are
+# read by primary key instead (_SEQ_OF_RECORDS).
+_ITEMS_OF_ORDERS = select(RETENTION_RUN_ITEMS).where(
+    (_I.run_id == bindparam("run_id"))
+    & (_I.tenant == bindparam("tenant"))
+    & (_I.order_id >= bindparam("first"))
+    & (_I.order_id <= bindparam("last"))
+)
+# The seq and recorded_at of every record of the same orders, by the same range of the
+# records' (tenant, order_id, seq) index: two bound values instead of an IN list of ids.
+_SEQ_OF_RECORDS = select(_REC.id, _REC.seq, _REC.recorded_at).where(
+    (_REC.tenant == bindparam("tenant"))
+    & (_REC.order_id >= bindparam("first"))
+    & (_REC.order_id <= bindparam("last"))
+)
+_PENDING_ITEMS_OF_ORDERS = _ITEMS_OF_ORDERS.where(_I.erased.is_(False))
+_MARK_ERASED = (
+    update(RETENTION_RUN_ITEMS)
+    .where((_I.run_id == bindparam("b_run_id")) & (_I.record_id == bindparam("b_record_id")))
+    .values(erased=True, purge_seq=bindparam("b_purge_seq"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,20 +305,55 @@ class RetentionSql:
             query = query.where(_I.order_id == order)
         if pending_only:
             query = query.where(_I.erased.is_(False))
-        return [
-            RunItemEntry(
-                run_id=int(r["run_id"]),
-                record_id=int(r["record_id"]),
-                tenant=r["tenant"],
-                order=r["order_id"],
-                seq=int(r["seq"]),
-                recorded_at=r["recorded_at"],
-                record_class=r["record_class"],
-                erased=bool(r["erased"]),
-                purge_seq=None if r["purge_seq"] is None else int(r["purge_seq"]),
-            )
-            for r in self._conn.execute(query).mappings()
-        ]
+        return [_item_of(r) for r in self._conn.execute(query).mappings()]
+
+    @translated
+    def run_items_page(
+        self,
+        run_id: int,
+        *,
+        after: tuple[str, str] | None = None,
+        orders: int = 100,
+        pending_only: bool = False,
+    ) -> list[RunItemEntry]:
+        """The items of the next `orders` orders (by tenant, order) after the order key
+        `after` (from the first when None), by (tenant, order, seq): pass the last
+        item's (tenant, order) back as `after` for the next page; [] at the end. With
+        `pending_only`, only items not erased yet (and orders that have some)."""
+        if orders < 1:
+            raise ValueError("orders must be at least 1")
+        tenant, order_id = after or ("", "")
+        params = {"run_id": run_id, "tenant": tenant, "order_id": order_id,
+                  "lim": orders * _KEYS_PER_ORDER}
+        # Every key seen is an order with items after `after`, seen in key order: the
+        # first `orders` distinct ones are the page (their items are all read below).
+        seen: dict[tuple[str, str], None] = {}
+        for statement in _NEXT_PENDING_ITEM_KEYS if pending_only else _NEXT_ITEM_KEYS:
+            for row in self._conn.execute(statement, params):
+                seen.setdefault((str(row[0]), str(row[1])), None)
+            if len(seen) >= orders:
+                break
+        keys = list(islice(seen, orders))
+        items_of = _PENDING_ITEMS_OF_ORDERS if pending_only else _ITEMS_OF_ORDERS
+        page: list[RunItemEntry] = []
+        for page_tenant, group in groupby(keys, key=lambda k: k[0]):
+            orders_of_tenant = [order for _, order in group]
+            bounds = {"tenant": page_tenant, "first": orders_of_tenant[0],
+                      "last": orders_of_tenant[-1]}
+            rows = list(self._conn.execute(items_of, {"run_id": run_id, **bounds}).mappings())
+            if not rows:
+                continue
+            of_record = {
+                int(r.id): (int(r.seq), str(r.recorded_at))
+                for r in self._conn.execute(_SEQ_OF_RECORDS, bounds)
+            }
+            page += [
+                _item_of({**dict(r), "seq": of_record[int(r["record_id"])][0],
+                          "recorded_at": of_record[int(r["record_id"])][1]})
+                for r in rows
+            ]
+        page.sort(key=lambda i: (i.tenant, i.order, i.seq))
+        return page
 
     @translated
     def mark_items_erased(self, run_id: int, record_ids: Sequence[int], purge_seq: int) -> int:
@@ -277,6 +365,30 @@ class RetentionSql:
             .values(erased=True, purge_seq=purge_seq)
         )
         return int(result.rowcount)
+
+    @translated
+    def mark_items_erased_many(self, run_id: int, purge_seqs: Mapping[int, int]) -> None:
+        """`mark_items_erased` for many orders in one batched statement: each item
+        (record id) marked erased by its own order's purge record seq."""
+        if purge_seqs:
+            self._conn.execute(_MARK_ERASED, [
+                {"b_run_id": run_id, "b_record_id": record_id, "b_purge_seq": seq}
+                for record_id, seq in purge_seqs.items()
+            ])
+
+
+def _item_of(r: Mapping[Any, Any]) -> RunItemEntry:
+    return RunItemEntry(
+        run_id=int(r["run_id"]),
+        record_id=int(r["record_id"]),
+        tenant=r["tenant"],
+        order=r["order_id"],
+        seq=int(r["seq"]),
+        recorded_at=r["recorded_at"],
+        record_class=r["record_class"],
+        erased=bool(r["erased"]),
+        purge_seq=None if r["purge_seq"] is None else int(r["purge_seq"]),
+    )
 
 
 def _hold_of(r: RowMapping) -> HoldEntry:

@@ -5,6 +5,7 @@ Times are the canonical RFC 3339 text of `ledger.timefmt`, exactly as stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -132,3 +133,25 @@ class AlertRow:
     body: dict[str, Any]
     created_at: str
     id: int | None = None
+
+
+#: A timer to disarm: (tenant, order, timer name, closed at, closed by seq).
+TimerDisarm = tuple[str, str, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendWrites:
+    """Everything one unit of work's appends write (`UnitOfWork.write_appends`).
+
+    Records get their ids from the database, so idempotency entries and findings name
+    their record by statement hash here; their `record_id` field is not read.
+    """
+
+    records: Sequence[StoredRecord]
+    new_orders: Sequence[OrderHead] = ()
+    #: (the head seq this unit of work locked, the head to leave)
+    head_moves: Sequence[tuple[int, OrderHead]] = ()
+    timer_disarms: Sequence[TimerDisarm] = ()
+    timers: Sequence[TimerRow] = ()
+    idempotency: Sequence[tuple[str, IdempotencyEntry]] = ()
+    findings: Sequence[tuple[str, FindingEntry]] = ()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
-from ledger.store.rows import AlertRow, TimerRow
+from ledger.store.rows import AlertRow, TimerDisarm, TimerRow
 from ledger.store.tables import ALERT_OUTBOX, TIMERS
 
 _T = TIMERS.c
@@ -31,8 +31,8 @@ _CLOSE = (
         next_warn_at=None,
     )
 )
-_INSERT_TIMER = insert(TIMERS)
-_DISARM_ONE = (
+INSERT_TIMER = insert(TIMERS)
+DISARM_ONE = (
     update(TIMERS)
     .where(
         (_T.tenant == bindparam("b_tenant"))
@@ -57,16 +57,13 @@ class TimerSql:
 
     def arm_timers(self, timers: Sequence[TimerRow]) -> None:
         if timers:
-            self._conn.execute(_INSERT_TIMER, [_timer_params(t) for t in timers])
+            self._conn.execute(INSERT_TIMER, [timer_params(t) for t in timers])
 
-    def disarm_timers_many(self, disarms: Sequence[tuple[str, str, str, str, int]]) -> None:
+    def disarm_timers_many(self, disarms: Sequence[TimerDisarm]) -> None:
         if disarms:
             self._conn.execute(
-                _DISARM_ONE,
-                [
-                    {"b_tenant": tenant, "b_order": order, "b_name": name, "at": at, "by_seq": seq}
-                    for tenant, order, name, at, seq in disarms
-                ],
+                DISARM_ONE,
+                [disarm_params(d) for d in disarms],
             )
 
     def close_timer(self, timer_id: int, *, state: str, at: str, by_seq: int | None) -> bool:
@@ -153,7 +150,16 @@ class TimerSql:
         ]
 
 
-def _timer_params(t: TimerRow) -> dict[str, Any]:
+#: The parameters of DISARM_ONE that each call supplies, in TimerDisarm's order.
+DISARM_PARAMS: Final = ("b_tenant", "b_order", "b_name", "at", "by_seq")
+
+
+def disarm_params(disarm: TimerDisarm) -> dict[str, Any]:
+    """Parameters of DISARM_ONE."""
+    return dict(zip(DISARM_PARAMS, disarm, strict=True))
+
+
+def timer_params(t: TimerRow) -> dict[str, Any]:
     return {
         "tenant": t.tenant,
         "order_id": t.order,

@@ -1,0 +1,123 @@
+"""`UnitOfWork.write_appends`, the append path's one write call, on both backends.
+
+PostgreSQL sends it as one pipeline in which nothing waits for a result (ids and head
+checks are read at the end); SQLite runs the single-purpose methods in turn. Both must
+store the same rows, link idempotency entries and findings to the right records, and
+refuse a moved head, an existing order or a taken idempotency key with the ledger's
+errors, leaving every table as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ledger.errors import ConcurrencyConflict, OrderExists
+from ledger.store import AppendWrites, FindingEntry, IdempotencyEntry, Recorder, TimerRow
+from tests.store.factories import (
+    head_after,
+    make_chain,
+    make_record,
+    snapshot,
+    store_order,
+    time_at,
+)
+
+
+def _idempotency(key: str, record_hash: str) -> tuple[str, IdempotencyEntry]:
+    return record_hash, IdempotencyEntry(tenant="shop-1", key=key, request_hash="f" * 64,
+                                         record_id=0, created_at=time_at(5))
+
+
+def _finding(record_hash: str, seq: int, order: str = "order-1") -> tuple[str, FindingEntry]:
+    return record_hash, FindingEntry(
+        record_id=0, tenant="shop-1", order=order, seq=seq, sub_state="M01.02",
+        recorded_at=time_at(seq + 1), pack="cn-express@1.0.0", rule_id="CN-TEST-001",
+        severity="flag", citation="test", message=f"finding on {order} seq {seq}", field="x")
+
+
+def _timer(order: str, seq: int, name: str = "no_scan") -> TimerRow:
+    return TimerRow(tenant="shop-1", order=order, name=name, sub_state="M01.02",
+                    armed_seq=seq, deadline=time_at(3600), warn_at=(time_at(1800),),
+                    next_warn_at=time_at(1800), state="armed", created_at=time_at(seq + 1))
+
+
+def test_a_batch_over_new_and_existing_orders(recorder: Recorder) -> None:
+    first, second, third = make_chain(3)
+    store_order(recorder, [first])
+    new_order = make_record(order="order-3")
+    with recorder.unit_of_work() as uow:
+        uow.arm_timers([_timer("order-1", 0)])
+    writes = AppendWrites(
+        records=[second, new_order, third],
+        new_orders=[head_after(new_order)],
+        head_moves=[(0, head_after(third, created_at=first.statement.recorded_at))],
+        timer_disarms=[("shop-1", "order-1", "no_scan", time_at(2), 1)],
+        timers=[_timer("order-1", 2), _timer("order-3", 0)],
+        idempotency=[_idempotency("key-a", third.statement_hash),
+                     _idempotency("key-b", new_order.statement_hash)],
+        findings=[_finding(second.statement_hash, 1),
+                  _finding(new_order.statement_hash, 0, "order-3")],
+    )
+    with recorder.unit_of_work() as uow:
+        ids = uow.write_appends(writes)
+    with recorder.unit_of_work(read_only=True) as uow:
+        assert [uow.get_record(i).statement_hash for i in ids] == [
+            second.statement_hash, new_order.statement_hash, third.statement_hash]
+        head = uow.get_head("shop-1", "order-1")
+        assert head is not None
+        assert (head.head_seq, head.head_hash) == (2, third.statement_hash)
+        assert uow.get_head("shop-1", "order-3") == head_after(new_order)
+        key_a, key_b = uow.get_idempotency("shop-1", "key-a"), uow.get_idempotency("shop-1",
+                                                                                    "key-b")
+        assert key_a is not None
+        assert key_b is not None
+        assert (key_a.record_id, key_b.record_id) == (ids[2], ids[1])
+        findings = {(f.order, f.seq): f.record_id for f in uow.list_findings()}
+        assert findings == {("order-1", 1): ids[0], ("order-3", 0): ids[1]}
+        timers = {(t.order, t.armed_seq): t.state for t in uow.list_timers(tenant="shop-1")}
+        assert timers == {("order-1", 0): "disarmed", ("order-1", 2): "armed",
+                          ("order-3", 0): "armed"}
+
+
+def test_a_head_that_moved_since_its_lock_is_a_conflict(recorder: Recorder) -> None:
+    first, second, third = make_chain(3)
+    store_order(recorder, [first, second])  # the head is at seq 1, not 0
+    before = snapshot(recorder)
+    stale = AppendWrites(records=[third], head_moves=[(0, head_after(third))])
+    with pytest.raises(ConcurrencyConflict, match="order-1"), recorder.unit_of_work() as uow:
+        uow.write_appends(stale)
+    assert snapshot(recorder) == before
+
+
+def test_creating_an_existing_order_is_refused(recorder: Recorder) -> None:
+    store_order(recorder, [make_record()])
+    before = snapshot(recorder)
+    again = make_record(payload={"note": "another genesis"}, salt=b"\x07" * 16)
+    again = replace(again, statement_hash="ab" * 32)
+    with pytest.raises(OrderExists), recorder.unit_of_work() as uow:
+        uow.write_appends(AppendWrites(records=[again], new_orders=[head_after(again)]))
+    assert snapshot(recorder) == before
+
+
+def test_a_taken_idempotency_key_is_refused(recorder: Recorder) -> None:
+    first, second = make_chain(2)
+    ids = store_order(recorder, [first])
+    with recorder.unit_of_work() as uow:
+        uow.put_idempotency(IdempotencyEntry(tenant="shop-1", key="key-a",
+                                             request_hash="e" * 64, record_id=ids[0],
+                                             created_at=time_at(1)))
+    before = snapshot(recorder)
+    writes = AppendWrites(records=[second], head_moves=[(0, head_after(second))],
+                          idempotency=[_idempotency("key-a", second.statement_hash)])
+    with pytest.raises(ConcurrencyConflict), recorder.unit_of_work() as uow:
+        uow.write_appends(writes)
+    assert snapshot(recorder) == before
+
+
+def test_nothing_to_write_writes_nothing(recorder: Recorder) -> None:
+    before = snapshot(recorder)
+    with recorder.unit_of_work() as uow:
+        assert uow.write_appends(AppendWrites(records=[])) == []
+    assert snapshot(recorder) == before
