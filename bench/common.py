@@ -49,6 +49,7 @@ PACKAGES: Final = (
     "cryptography",
     "rfc8785",
     "jsonschema",
+    "fastjsonschema",
     "transitions",
 )
 
@@ -393,7 +394,8 @@ def _driver_costs(connection: Any, begin: str, marker: str, body: str, flush: fl
 
 #: Library groups of a profile, matched against "file:function" in this order.
 PROFILE_GROUPS: Final = (
-    ("payload schema (jsonschema)", ("jsonschema", "referencing", "rpds")),
+    ("payload schema (jsonschema, fastjsonschema gate)",
+     ("jsonschema", "referencing", "rpds", "<string>:")),
     ("RFC 8785 (rfc8785)", ("rfc8785",)),
     ("Ed25519 (cryptography)", ("cryptography", "ed25519")),
     ("state machine (transitions)", ("transitions",)),
