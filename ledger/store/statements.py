@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     LargeBinary,
     Select,
-    Table,
     Text,
     and_,
     bindparam,
@@ -52,9 +51,7 @@ from ledger.store.tables import (
     RECORDS,
     SEQUENCING_QUEUE,
     SIGNING_KEYS,
-    TIMERS,
 )
-from ledger.store.timer_sql import DISARM_ONE, DISARM_PARAMS, INSERT_TIMER
 from statemodel.canonical import canonical_json
 
 _O, _R, _P = ORDERS.c, RECORDS.c, PAYLOADS.c
@@ -293,24 +290,6 @@ def ignoring_conflict_statements(dialect: str) -> dict[str, Any]:
 _RECORD_KEYS = [c.name for c in RECORDS.c if c.name != "id"]
 
 
-def _by_statement_hash(table: Table, columns: Sequence[str]) -> ClauseElement:
-    """INSERT INTO table (columns..., record_id) SELECT :columns..., id FROM records
-    WHERE statement_hash = :statement_hash — a row that names its record by hash, so it
-    can travel in the same round trip as the record's own INSERT."""
-    values = [bindparam(name, type_=table.c[name].type) for name in columns]
-    return insert(table).from_select(
-        [*columns, "record_id"],
-        select(*values, _R.id).where(_R.statement_hash == bindparam("statement_hash")),
-    )
-
-
-PUT_IDEMPOTENCY_BY_HASH = _by_statement_hash(
-    IDEMPOTENCY_KEYS, ["tenant", "key", "request_hash", "created_at"])
-INSERT_FINDING_BY_HASH = _by_statement_hash(FINDINGS, [
-    "tenant", "order_id", "seq", "sub_state", "recorded_at", "pack", "rule_id", "severity",
-    "citation", "message", "field"])
-
-
 class HotPath:
     """The append path's statements as SQL text for one dialect, compiled once.
 
@@ -331,16 +310,6 @@ class HotPath:
         self.get_idempotency = sql(GET_IDEMPOTENCY)
         self.put_idempotency = sql(INSERT_IDEMPOTENCY, [c.name for c in IDEMPOTENCY_KEYS.c])
         self.record_by_id = sql(RECORD_BY_ID)
-        self.advance_head_returning = sql(ADVANCE_HEAD.returning(_O.head_seq))
-        self.insert_timer = sql(INSERT_TIMER.inline(), [c.name for c in TIMERS.c if c.name != "id"])
-        disarm = DISARM_ONE.compile(dialect=dialect)
-        self.disarm_timer = str(disarm)
-        #: The constants DISARM_ONE binds itself (state names, NULL): merged into each call's.
-        self.disarm_timer_constants = {
-            name: value for name, value in disarm.params.items() if name not in DISARM_PARAMS
-        }
-        self.put_idempotency_by_hash = sql(PUT_IDEMPOTENCY_BY_HASH)
-        self.insert_finding_by_hash = sql(INSERT_FINDING_BY_HASH)
         #: One round trip for a record and its payload where the dialect can chain DML.
         self.insert_record_and_payload: str | None = None
         if dialect.name == "postgresql":

@@ -31,8 +31,8 @@ _CLOSE = (
         next_warn_at=None,
     )
 )
-INSERT_TIMER = insert(TIMERS)
-DISARM_ONE = (
+_INSERT_TIMER = insert(TIMERS)
+_DISARM_ONE = (
     update(TIMERS)
     .where(
         (_T.tenant == bindparam("b_tenant"))
@@ -57,12 +57,12 @@ class TimerSql:
 
     def arm_timers(self, timers: Sequence[TimerRow]) -> None:
         if timers:
-            self._conn.execute(INSERT_TIMER, [timer_params(t) for t in timers])
+            self._conn.execute(_INSERT_TIMER, [timer_params(t) for t in timers])
 
     def disarm_timers_many(self, disarms: Sequence[TimerDisarm]) -> None:
         if disarms:
             self._conn.execute(
-                DISARM_ONE,
+                _DISARM_ONE,
                 [disarm_params(d) for d in disarms],
             )
 
@@ -150,12 +150,12 @@ class TimerSql:
         ]
 
 
-#: The parameters of DISARM_ONE that each call supplies, in TimerDisarm's order.
+#: The parameters of _DISARM_ONE that each call supplies, in TimerDisarm's order.
 DISARM_PARAMS: Final = ("b_tenant", "b_order", "b_name", "at", "by_seq")
 
 
 def disarm_params(disarm: TimerDisarm) -> dict[str, Any]:
-    """Parameters of DISARM_ONE."""
+    """Parameters of _DISARM_ONE."""
     return dict(zip(DISARM_PARAMS, disarm, strict=True))
 
 
