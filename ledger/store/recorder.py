@@ -294,10 +294,6 @@ class UnitOfWork(ABC):
         those not erased yet."""
 
     @abstractmethod
-    def mark_items_erased(self, run_id: int, record_ids: Sequence[int], purge_seq: int) -> int:
-        """Mark items erased by the purge record `purge_seq`; returns how many."""
-
-    @abstractmethod
     def run_items_page(
         self,
         run_id: int,

@@ -356,20 +356,9 @@ class RetentionSql:
         return page
 
     @translated
-    def mark_items_erased(self, run_id: int, record_ids: Sequence[int], purge_seq: int) -> int:
-        if not record_ids:
-            return 0
-        result = self._conn.execute(
-            update(RETENTION_RUN_ITEMS)
-            .where((_I.run_id == run_id) & _I.record_id.in_(list(record_ids)))
-            .values(erased=True, purge_seq=purge_seq)
-        )
-        return int(result.rowcount)
-
-    @translated
     def mark_items_erased_many(self, run_id: int, purge_seqs: Mapping[int, int]) -> None:
-        """`mark_items_erased` for many orders in one batched statement: each item
-        (record id) marked erased by its own order's purge record seq."""
+        """Mark items erased in one batched statement: each item (record id) by its own
+        order's purge record seq."""
         if purge_seqs:
             self._conn.execute(_MARK_ERASED, [
                 {"b_run_id": run_id, "b_record_id": record_id, "b_purge_seq": seq}

@@ -285,8 +285,6 @@ def ignoring_conflict_statements(dialect: str) -> dict[str, Any]:
     }
 
 
-
-
 _RECORD_KEYS = [c.name for c in RECORDS.c if c.name != "id"]
 
 
