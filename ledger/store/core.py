@@ -33,6 +33,9 @@ from ledger.store.rows import (
 )
 from ledger.store.timer_sql import TimerSql
 
+#: The result column names of the hot path's SQL texts (a fixed set), by text.
+_COLUMN_NAMES: dict[str, tuple[str, ...]] = {}
+
 
 class SqlUnitOfWork(TimerSql, RetentionSql, LogSql, UnitOfWork):
     """`UnitOfWork` on one SQLAlchemy connection inside an open transaction."""
@@ -60,10 +63,14 @@ class SqlUnitOfWork(TimerSql, RetentionSql, LogSql, UnitOfWork):
         return list(self._conn.execute(statement, params).mappings())
 
     # Driver execution of precompiled SQL text, for the append path.
+    def _driver_connection(self) -> Any:
+        """The driver's connection under this unit of work (same transaction)."""
+        return self._conn.connection.driver_connection
+
     def _raw_cursor(self) -> Any:
         """The driver's cursor on this transaction's connection (one per unit of work)."""
         if self._cursor is None:
-            self._cursor = self._conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            self._cursor = self._driver_connection().cursor()
         return self._cursor
 
     def _raw(self, sql: str, params: Mapping[str, Any]) -> Any:
@@ -76,7 +83,10 @@ class SqlUnitOfWork(TimerSql, RetentionSql, LogSql, UnitOfWork):
         row = cursor.fetchone()
         if row is None:
             return None
-        return dict(zip([column[0] for column in cursor.description], row, strict=True))
+        names = _COLUMN_NAMES.get(sql)
+        if names is None:  # the driver builds `description` anew per call: ~50 µs
+            names = _COLUMN_NAMES.setdefault(sql, tuple(c[0] for c in cursor.description))
+        return dict(zip(names, row, strict=True))
 
     # Hooks for the backends.
     def _lock_sequencer(self) -> None:

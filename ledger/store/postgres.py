@@ -9,7 +9,7 @@ which may not update or delete evidence even if the triggers were disabled.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import URL
@@ -18,6 +18,7 @@ from ledger.errors import ConfigurationError
 from ledger.store.core import SqlRecorder, SqlUnitOfWork
 from ledger.store.errors import translated
 from ledger.store.postgres_append import APPEND_SQL, append_params
+from ledger.store.postgres_pipeline import PIPELINE_MAX_RECORDS, write_pipelined
 from ledger.store.rows import AppendWrites, StoredRecord
 from ledger.store.statements import (
     POSTGRES_HOT_PATH,
@@ -36,6 +37,8 @@ _SET_PURPOSE = text("SELECT set_config('orderledger.purpose', :purpose, true)")
 
 class PostgresUnitOfWork(SqlUnitOfWork):
     hot = POSTGRES_HOT_PATH
+    #: `write_appends` pipelines single-row statements up to this many records.
+    pipeline_max_records: ClassVar[int] = PIPELINE_MAX_RECORDS
     insert_ignoring_conflict = ignoring_conflict_statements("postgresql")
 
     def _insert_many(self, records: Sequence[StoredRecord]) -> list[int]:
@@ -53,17 +56,22 @@ class PostgresUnitOfWork(SqlUnitOfWork):
 
     @translated
     def write_appends(self, writes: AppendWrites) -> list[int]:
-        """Every write in ONE statement, hence one round trip (ledger/store/
-        postgres_append.py); it returns the new records' ids by statement hash and how
-        many heads it moved (fewer than asked: a head moved since it was locked)."""
+        """Every write in one round trip: a few records as a pipeline of single-row
+        statements (ledger/store/postgres_pipeline.py), more as ONE set-based statement
+        (ledger/store/postgres_append.py). Either tells how many heads moved; fewer than
+        asked means a head moved since it was locked."""
         if not writes.records:
             return []
-        rows = self._raw(APPEND_SQL, append_params(writes)).fetchall()
-        by_hash = {str(statement_hash): int(record_id) for record_id, statement_hash, _ in rows}
-        moved = int(rows[0][2]) if rows else 0
+        if len(writes.records) <= self.pipeline_max_records:
+            ids, moved = write_pipelined(self._driver_connection(), writes)
+        else:
+            rows = self._raw(APPEND_SQL, append_params(writes)).fetchall()
+            by_hash = {str(hash_): int(record_id) for record_id, hash_, _ in rows}
+            ids = [by_hash[r.statement_hash] for r in writes.records]
+            moved = int(rows[0][2]) if rows else 0
         if moved != len(writes.head_moves):
             self.advance_heads(writes.head_moves)  # finds the head that moved and raises
-        return [by_hash[r.statement_hash] for r in writes.records]
+        return ids
 
     def _lock_sequencer(self) -> None:
         self._conn.execute(_LOCK_SEQUENCER)

@@ -11,7 +11,16 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    bindparam,
+    insert,
+    literal_column,
+    null,
+    select,
+    update,
+)
 
 from ledger.store.rows import AlertRow, TimerDisarm, TimerRow
 from ledger.store.tables import ALERT_OUTBOX, TIMERS
@@ -32,19 +41,21 @@ _CLOSE = (
     )
 )
 _INSERT_TIMER = insert(TIMERS)
-_DISARM_ONE = (
+# The constants are SQL literals, not bound values, so that the statement compiles to text
+# whose only parameters are the five of DISARM_PARAMS (the PostgreSQL pipeline runs it so).
+DISARM_ONE = (
     update(TIMERS)
     .where(
         (_T.tenant == bindparam("b_tenant"))
         & (_T.order_id == bindparam("b_order"))
-        & (_T.state == "armed")
+        & (_T.state == literal_column("'armed'"))
         & (_T.name == bindparam("b_name"))
     )
     .values(
-        state="disarmed",
+        state=literal_column("'disarmed'"),
         closed_at=bindparam("at"),
         closed_by_seq=bindparam("by_seq"),
-        next_warn_at=None,
+        next_warn_at=null(),
     )
 )
 _INSERT_ALERT = insert(ALERT_OUTBOX)
@@ -62,7 +73,7 @@ class TimerSql:
     def disarm_timers_many(self, disarms: Sequence[TimerDisarm]) -> None:
         if disarms:
             self._conn.execute(
-                _DISARM_ONE,
+                DISARM_ONE,
                 [disarm_params(d) for d in disarms],
             )
 
@@ -150,12 +161,12 @@ class TimerSql:
         ]
 
 
-#: The parameters of _DISARM_ONE that each call supplies, in TimerDisarm's order.
+#: The parameters of DISARM_ONE that each call supplies, in TimerDisarm's order.
 DISARM_PARAMS: Final = ("b_tenant", "b_order", "b_name", "at", "by_seq")
 
 
 def disarm_params(disarm: TimerDisarm) -> dict[str, Any]:
-    """Parameters of _DISARM_ONE."""
+    """Parameters of DISARM_ONE."""
     return dict(zip(DISARM_PARAMS, disarm, strict=True))
 
 

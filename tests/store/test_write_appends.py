@@ -1,7 +1,8 @@
 """`UnitOfWork.write_appends`, the append path's one write call, on both backends.
 
-PostgreSQL sends it as one pipeline in which nothing waits for a result (ids and head
-checks are read at the end); SQLite runs the single-purpose methods in turn. Both must
+PostgreSQL sends a few records' writes as a pipeline of single-row statements and more as
+one set-based statement: every test runs both routes (the `route` fixture moves the
+threshold; SQLite, which runs the single-purpose methods in turn, ignores it). All must
 store the same rows, link idempotency entries and findings to the right records, and
 refuse a moved head, an existing order or a taken idempotency key with the ledger's
 errors, leaving every table as it was.
@@ -15,6 +16,7 @@ import pytest
 
 from ledger.errors import ConcurrencyConflict, OrderExists
 from ledger.store import AppendWrites, FindingEntry, IdempotencyEntry, Recorder, TimerRow
+from ledger.store.postgres import PostgresUnitOfWork
 from tests.store.factories import (
     head_after,
     make_chain,
@@ -23,6 +25,14 @@ from tests.store.factories import (
     store_order,
     time_at,
 )
+
+
+@pytest.fixture(autouse=True, params=["pipeline", "set-based"])
+def route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which PostgreSQL route every write of the test takes."""
+    limit = 1_000 if request.param == "pipeline" else 0
+    monkeypatch.setattr(PostgresUnitOfWork, "pipeline_max_records", limit)
+    return str(request.param)
 
 
 def _idempotency(key: str, record_hash: str) -> tuple[str, IdempotencyEntry]:
