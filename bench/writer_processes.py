@@ -28,8 +28,9 @@ class ProcessResult:
 
 
 def run_processes(settings: Settings, name: str, mode: str, processes: int,
-                  seconds: float) -> tuple[int, float, list[float]]:
-    """Run `processes` writer processes in `mode` for `seconds`; returns (records stored,
+                  seconds: float, threads: int = 1) -> tuple[int, float, list[float]]:
+    """Run `processes` writer processes of `threads` writer threads each in `mode` for
+    `seconds`; returns (records stored,
     elapsed seconds from the common start to the last writer's end, call times).
     Raises RuntimeError when a writer failed."""
     context = multiprocessing.get_context("spawn")  # no inherited connections or threads
@@ -38,7 +39,7 @@ def run_processes(settings: Settings, name: str, mode: str, processes: int,
     workers = [
         context.Process(target=_writer, args=(
             str(settings.database_url), str(settings.data_dir), settings.log_origin, name,
-            index, mode, seconds, start_line, results))
+            index, mode, seconds, threads, start_line, results))
         for index in range(processes)
     ]
     for worker in workers:
@@ -60,25 +61,43 @@ def run_processes(settings: Settings, name: str, mode: str, processes: int,
 
 
 def _writer(url: str, data_dir: str, log_origin: str, name: str, index: int, mode: str,
-            seconds: float, start_line: Any, results: Any) -> None:
+            seconds: float, threads: int, start_line: Any, results: Any) -> None:
     # Imported here: the spawned interpreter imports this module before anything else.
-    from bench.append import Workload, append_some
+    from bench.append import Workload, append_some, appender_for
 
     try:
         settings = Settings(database_url=url, data_dir=Path(data_dir), log_origin=log_origin)
         ledger = open_ledger(settings, clock=SystemClock())
         try:
-            workload = Workload(name, index)
-            workload.set_up(ledger.appender)
-            stream = workload.stream()
+            appender = appender_for(ledger, mode)
+            workloads = [Workload(name, index * threads + t) for t in range(threads)]
+            for workload in workloads:
+                workload.set_up(appender)
+            counts = [0] * threads
+            calls: list[float] = []
+            failures: list[BaseException] = []
+
+            def write(thread: int, deadline: float) -> None:
+                stream = workloads[thread].stream()
+                try:
+                    while time.perf_counter() < deadline:
+                        began = time.perf_counter()
+                        counts[thread] += append_some(appender, stream, mode)
+                        calls.append(time.perf_counter() - began)
+                except BaseException as exc:  # reported below
+                    failures.append(exc)
+
             start_line.wait(timeout=300)
             deadline = time.perf_counter() + seconds
-            records, calls = 0, []
-            while time.perf_counter() < deadline:
-                began = time.perf_counter()
-                records += append_some(ledger.appender, stream, mode)
-                calls.append(time.perf_counter() - began)
-            results.put(ProcessResult(records, calls))
+            writers = [threading.Thread(target=write, args=(t, deadline))
+                       for t in range(threads)]
+            for writer in writers:
+                writer.start()
+            for writer in writers:
+                writer.join()
+            if failures:
+                raise failures[0]
+            results.put(ProcessResult(sum(counts), calls))
         finally:
             ledger.close()
     except BaseException as exc:  # reported by the parent, which raises

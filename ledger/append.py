@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.canonical import new_salt, payload_digest, statement_hash
+from ledger.canonical import digest_of_canonical, new_salt, statement_hash
 from ledger.clock import Clock
 from ledger.errors import (
     ConcurrencyConflict,
@@ -22,6 +22,7 @@ from ledger.errors import (
     OrderExists,
     UnknownOrder,
 )
+from ledger.group_commit import GroupCommit
 from ledger.keys import LocalKey
 from ledger.models import Model, ModelBook
 from ledger.statement import GENESIS_PREV, Actor, Kind, Statement
@@ -42,6 +43,9 @@ from regulations.proposal import Proposal
 from regulations.registry import pack_in_force
 from statemodel.canonical import canonical_json, sha256_hex
 from statemodel.sla import TimerPlan, plan_timers
+
+#: Most concurrent single appends one group commit carries.
+MAX_GROUP = 100
 
 #: An event time further in the future than this is refused: it cannot be a real scan.
 DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -118,6 +122,7 @@ class AppendService:
         clock: Clock,
         future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
         packs: Callable[[datetime], Pack] = pack_in_force,
+        group_commit: bool = True,
     ) -> None:
         self._recorder = recorder
         self._models = models
@@ -127,16 +132,51 @@ class AppendService:
         self._log = log_origin
         self._clock = clock
         self._future_tolerance = future_tolerance
+        self._facts_cache = _FactsCache()
+        self._group: GroupCommit[EventRequest, Appended | InvalidInput] | None = (
+            GroupCommit(self._append_group, max_group=MAX_GROUP) if group_commit else None)
+
+    @property
+    def group_commit(self) -> GroupCommit[EventRequest, Appended | InvalidInput] | None:
+        """The group commit `append` goes through (None when built without)."""
+        return self._group
 
     def append(self, request: EventRequest) -> Appended:
         """Append one record. Raises an InvalidInput subclass (nothing stored) when the
         request is refused: UnknownOrder, OrderExists, UnknownEvent, IllegalTransition,
         PayloadInvalid, RuleViolation (a blocking regulation rule), ConcurrencyConflict,
-        IdempotencyConflict."""
-        result = self.append_many([request])[0]
+        IdempotencyConflict.
+
+        With group commit (the default), appends that threads make at the same time share
+        one unit of work (ledger/group_commit.py): judged in arrival order, as if one after
+        the other, each answered only after the shared COMMIT. Do not call this while
+        holding a transaction of your own: the group may wait for its locks.
+        """
+        result = (self._group.submit(request) if self._group is not None
+                  else self.append_many([request])[0])
         if isinstance(result, InvalidInput):
             raise result
         return result
+
+    def _append_group(
+        self, requests: Sequence[EventRequest]
+    ) -> list[Appended | InvalidInput | BaseException]:
+        """One group of concurrent `append` calls: one unit of work for all. If the group's
+        writes fail as a whole (an order another process created meanwhile, a lost
+        database connection), each request runs again alone, so that only the request at
+        fault fails."""
+        try:
+            return list(self.append_many(requests))
+        except Exception:
+            if len(requests) == 1:
+                raise
+        outcomes: list[Appended | InvalidInput | BaseException] = []
+        for request in requests:
+            try:
+                outcomes.append(self.append_many([request])[0])
+            except Exception as exc:  # this request's own failure
+                outcomes.append(exc)
+        return outcomes
 
     def append_many(self, requests: Sequence[EventRequest]) -> list[Appended | InvalidInput]:
         """Append a batch in ONE transaction; each item gets its record or its error.
@@ -266,15 +306,12 @@ class AppendService:
             actor_type=request.actor.type.value,
             actor_id=request.actor.id,
         )
-        facts = (
-            OrderFacts.initial()
-            if head is None or head.facts is None
-            else (OrderFacts.from_json(head.facts))
-        )
+        facts = staged.facts if staged is not None else self._facts_of(head)
         verdict = pack.evaluate(proposal, facts)
         verdict.raise_for_blocks()
         timers = self._plan_timers(model, from_state, to_state, request, event_moment, payload)
         salt = new_salt()
+        canonical_payload = canonical_json(payload)  # hashed here, stored as is later
         statement = Statement(
             log=self._log,
             kind=request.kind,
@@ -288,7 +325,7 @@ class AppendService:
             event_time=format_time(event_moment),
             recorded_at=format_time(now),
             actor=request.actor,
-            payload_digest=payload_digest(salt, payload),
+            payload_digest=digest_of_canonical(salt, canonical_payload),
             model=model.digest,
             rules=str(pack),
             key_id=self._key_id,
@@ -301,6 +338,7 @@ class AppendService:
             record_id=None,
             payload=payload,
             salt=salt,
+            payload_text=canonical_payload.decode("utf-8"),
         )
         new_head = OrderHead(
             tenant=request.tenant,
@@ -312,13 +350,20 @@ class AppendService:
             model=model.digest,
             created_at=statement.recorded_at if head is None else head.created_at,
             updated_at=statement.recorded_at,
-            facts=facts.advance(proposal).to_json(),
-        )
-        if staged is not None:
-            pending[key] = _Pending(new_head, staged.locked_seq)
-        else:
-            pending[key] = _Pending(new_head, None if head is None else head.head_seq)
+        )  # its facts are serialised once per order, when written (_Pending.written)
+        new_facts = facts.advance(proposal)
+        self._facts_cache.put(record.statement_hash, new_facts)
+        locked_seq = staged.locked_seq if staged is not None else (
+            None if head is None else head.head_seq)
+        pending[key] = _Pending(new_head, locked_seq, new_facts)
         return Appended(record, findings=tuple(verdict.flags), timers=timers)
+
+    def _facts_of(self, head: OrderHead | None) -> OrderFacts:
+        """The facts after `head` (initial for a new order)."""
+        if head is None or head.facts is None:
+            return OrderFacts.initial()
+        cached = self._facts_cache.get(head.head_hash)
+        return cached if cached is not None else OrderFacts.from_json(head.facts)
 
     @staticmethod
     def _plan_timers(
@@ -417,8 +462,8 @@ class AppendService:
         disarms, timers = self._timer_writes([result for _, result in new])
         ids = uow.write_appends(AppendWrites(
             records=records,
-            new_orders=[e.head for e in pending.values() if e.locked_seq is None],
-            head_moves=[(e.locked_seq, e.head) for e in pending.values()
+            new_orders=[e.written() for e in pending.values() if e.locked_seq is None],
+            head_moves=[(e.locked_seq, e.written()) for e in pending.values()
                         if e.locked_seq is not None],
             timer_disarms=disarms,
             timers=timers,
@@ -477,11 +522,36 @@ def _timer_rows(result: Appended) -> list[TimerRow]:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """An order head as this unit of work will leave it; `locked_seq` is the seq it had in
-    the database when locked (None for an order this unit of work creates)."""
+    """An order head as this unit of work will leave it (its facts apart, kept as
+    `facts`); `locked_seq` is the seq it had in the database when locked (None for an
+    order this unit of work creates)."""
 
     head: OrderHead
     locked_seq: int | None
+    facts: OrderFacts
+
+    def written(self) -> OrderHead:
+        """The head as stored, facts included."""
+        return replace(self.head, facts=self.facts.to_json())
+
+
+class _FactsCache:
+    """Order facts this service computed, by the statement hash of the record they
+    follow: the next append to that order (the usual case for a busy order) skips parsing
+    them back from the stored head. A hash names one record for good, so an entry can
+    only be unused, never wrong. Bounded; a full cache starts over."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._entries: dict[str, OrderFacts] = {}
+
+    def get(self, head_hash: str) -> OrderFacts | None:
+        return self._entries.get(head_hash)
+
+    def put(self, head_hash: str, facts: OrderFacts) -> None:
+        if len(self._entries) >= self._size:
+            self._entries = {}  # replaced, not cleared: a concurrent get sees either
+        self._entries[head_hash] = facts
 
 
 def _replay_within(

@@ -17,7 +17,7 @@ from typing import Any, Final
 from ledger.statement import Statement
 from statemodel.canonical import canonical_json
 
-__all__ = ["SALT_SIZE", "new_salt", "payload_digest", "statement_hash"]
+__all__ = ["SALT_SIZE", "digest_of_canonical", "new_salt", "payload_digest", "statement_hash"]
 
 SALT_SIZE: Final = 16
 
@@ -30,7 +30,12 @@ def new_salt() -> bytes:
 
 def payload_digest(salt: bytes, payload: Any) -> str:
     """hex H(salt || JCS(payload)) (spec §1). Raises ValueError for a non-JSON payload."""
-    return hashlib.sha256(salt + canonical_json(payload)).hexdigest()
+    return digest_of_canonical(salt, canonical_json(payload))
+
+
+def digest_of_canonical(salt: bytes, canonical: bytes) -> str:
+    """`payload_digest` for a payload whose canonical bytes the caller has already."""
+    return hashlib.sha256(salt + canonical).hexdigest()
 
 
 def statement_hash(stmt: Statement) -> bytes:

@@ -29,14 +29,19 @@ class Ledger:
     def appender(self) -> AppendService:
         """The append service, signing with the record key active when first asked."""
         if self._appender is None:
-            self._appender = AppendService(
-                self.recorder,
-                models=self.models,
-                signer=self.keyring.record_key(),
-                log_origin=self.settings.log_origin,
-                clock=self.clock,
-            )
+            self._appender = self.new_appender()
         return self._appender
+
+    def new_appender(self, *, group_commit: bool = True) -> AppendService:
+        """A separate append service (the benchmark turns group commit off with it)."""
+        return AppendService(
+            self.recorder,
+            models=self.models,
+            signer=self.keyring.record_key(),
+            log_origin=self.settings.log_origin,
+            clock=self.clock,
+            group_commit=group_commit,
+        )
 
     def close(self) -> None:
         self.recorder.close()

@@ -6,7 +6,7 @@ Times are the canonical RFC 3339 text of `ledger.timefmt`, exactly as stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ledger.statement import Statement
@@ -45,6 +45,9 @@ class StoredRecord:
     record_id: int | None = None
     payload: dict[str, Any] | None = None
     salt: bytes | None = None
+    #: The payload's RFC 8785 text when the writer has it at hand (it hashed it for the
+    #: digest), so that storing it does not canonicalise it again; not part of equality.
+    payload_text: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

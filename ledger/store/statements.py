@@ -192,7 +192,9 @@ def record_params(record: StoredRecord) -> dict[str, Any]:
 def record_and_payload_params(record: StoredRecord) -> dict[str, Any]:
     """Parameters of the append path's record-and-payload insert."""
     params = record_params(record)
-    params["payload"], params["salt"] = payload_text(record.payload), record.salt
+    text = record.payload_text
+    params["payload"] = payload_text(record.payload) if text is None else text
+    params["salt"] = record.salt
     return params
 
 
