@@ -217,7 +217,8 @@ class AppendService:
                 )
         ids = self._store(uow, requests, results, pending)
         return [
-            replace(r, record=replace(r.record, record_id=ids[r.record.statement_hash]))
+            Appended(r.record.with_id(ids[r.record.statement_hash]), r.replayed, r.findings,
+                     r.timers)
             if isinstance(r, Appended) and r.record.record_id is None
             else r
             for r in results
@@ -273,9 +274,10 @@ class AppendService:
         machine = model.machine
         from_state = None if head is None else head.sub_state
         transition = request.kind is Kind.TRANSITION
+        payload = dict(request.payload)
         if transition:
             to_state = machine.target(from_state, request.event)
-            machine.validate_payload(to_state, dict(request.payload))
+            machine.validate_payload(to_state, payload)
         elif from_state is None or request.create:
             raise InvalidInput(
                 f"a {request.kind.value} record needs an existing order", field="kind"
@@ -291,8 +293,8 @@ class AppendService:
                 f"tolerance {self._future_tolerance})",
                 field="event_time",
             )
-        payload = dict(request.payload)
-        event_moment = parse_time(format_time(event_moment))  # the precision that is signed
+        event_text = format_time(event_moment)
+        event_moment = parse_time(event_text)  # the precision that is signed
         pack = self._packs(now)
         proposal = Proposal(
             kind=request.kind.value,
@@ -322,7 +324,7 @@ class AppendService:
             from_state=from_state,
             to_state=to_state,
             event=request.event,
-            event_time=format_time(event_moment),
+            event_time=event_text,
             recorded_at=format_time(now),
             actor=request.actor,
             payload_digest=digest_of_canonical(salt, canonical_payload),

@@ -49,6 +49,12 @@ class StoredRecord:
     #: digest), so that storing it does not canonicalise it again; not part of equality.
     payload_text: str | None = field(default=None, compare=False, repr=False)
 
+    def with_id(self, record_id: int) -> StoredRecord:
+        """This record as stored under `record_id` (built directly: the append path calls
+        it per record, and dataclasses.replace costs several times more)."""
+        return StoredRecord(self.statement, self.statement_hash, self.signature, record_id,
+                            self.payload, self.salt, self.payload_text)
+
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyEntry:
