@@ -3,6 +3,8 @@ taken from the key, the order view, and the records query with its pagination.""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from tests.api.conftest import TENANT_A, TENANT_B, Api
 from tests.api.data import AUDIT, PAID, create_body, event_body
 from tests.ledger.support import snapshot
@@ -161,3 +163,36 @@ def test_a_tenant_scoped_reader_sees_only_its_tenant_by_default(api: Api) -> Non
     everything = api.server.call("GET", "/v1/records", token=api.tokens["auditor-all"],
                                  query={"limit": 1000}).body
     assert {r["statement"]["tenant"] for r in everything["items"]} == {TENANT_A, TENANT_B}
+
+
+def test_concurrent_requests_each_get_their_own_answer(api: Api) -> None:
+    # Concurrent single appends share units of work (group commit); over HTTP every
+    # request must still get its own record, or its own refusal, and chains stay whole.
+    token = api.tokens["platform-a"]
+    orders = [f"ing-conc-{i}" for i in range(12)]
+    bodies = [create_body(TENANT_A, order) for order in orders]
+    bodies.append(create_body(TENANT_A, orders[0]))  # the same order created twice
+
+    def post(path_and_body: tuple[str, dict[str, object]]) -> tuple[int, dict[str, object]]:
+        path, body = path_and_body
+        reply = api.server.call("POST", path, token=token, json_body=body)
+        return reply.status, reply.body
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        created = list(pool.map(post, [("/v1/orders", body) for body in bodies]))
+    twice = [created[0], created[-1]]
+    assert sorted(status for status, _ in twice) == [201, 409], twice
+    assert all(status == 201 for status, _ in created[1:-1]), created
+    first_hash = {body["statement"]["order"]: body["statement_hash"]  # type: ignore[index]
+                  for status, body in created if status == 201}
+    assert sorted(first_hash) == sorted(orders)
+
+    with ThreadPoolExecutor(max_workers=len(orders)) as pool:
+        pushed = list(pool.map(post, [(f"/v1/orders/{TENANT_A}/{order}/events",
+                                       event_body(PAID)) for order in orders]))
+    for order, (status, body) in zip(orders, pushed, strict=True):
+        assert status == 201, body
+        statement = body["statement"]
+        assert isinstance(statement, dict)
+        assert (statement["order"], statement["seq"]) == (order, 1)
+        assert statement["prev"] == first_hash[order]
