@@ -19,7 +19,7 @@ from regulations import cn_actionable as actionable
 from regulations import cn_lifecycle as lifecycle
 from regulations.citation import Citation, CitationStatus
 from regulations.errors import RegulationError
-from regulations.model import Check, Pack, Rule, Severity
+from regulations.model import TRANSITIONS, Check, Pack, Rule, Severity
 from regulations.pack import DEFAULT_PACK, PackId
 from regulations.retention import ClockStart, RecordClass, RetentionPolicy, RetentionRule
 from regulations.values import CHINA_TIME
@@ -104,7 +104,7 @@ def _actionable_rules() -> list[Rule]:
     block = Severity.BLOCK
     return [
         _rule("CN-ACTIONABLE-001", "必填可执行字段", "Required actionable fields present",
-              CATALOGUE, block, Check(actionable.required_fields_present),
+              CATALOGUE, block, Check(actionable.required_fields_present, scope=TRANSITIONS),
               "a status without its actionable fields cannot be acted on or timed"),
         _rule("CN-ACTIONABLE-002", "预计时间晚于事件时间", "Estimates lie after the event",
               CATALOGUE, block, Check(actionable.estimates_after_event),
@@ -122,33 +122,41 @@ def _consumer_rules() -> list[Rule]:
     block, flag = Severity.BLOCK, Severity.FLAG
     return [
         _rule("CN-CONSENT-001", "代签/投柜须经同意", "Consent for proxy, locker or station",
-              ECOMMERCE_52, block, Check(lifecycle.consent_recorded),
+              ECOMMERCE_52, block, Check(lifecycle.consent_recorded, scope=lifecycle.CONSENT_SCOPE),
               "handing goods to anyone but the recipient without consent is unlawful "
               "(also 快递市场管理办法); the record would prove a delivery that did not count"),
         _rule("CN-DELIVERY-001", "签收时间即交付时间", "Signature time is the delivery time",
-              ECOMMERCE_51, block, Check(lifecycle.signature_fixes_delivery),
+              ECOMMERCE_51, block, Check(lifecycle.signature_fixes_delivery,
+                                             scope=lifecycle.SIGNATURE_SCOPE),
               "the signature time starts the cooling-off window and moves transport risk "
               "(电子商务法 §20); an unreadable one leaves both undefined"),
         _rule("CN-COOLOFF-001", "七日无理由退货期完整", "Cooling-off window is complete",
-              CONSUMER_25, block, Check(lifecycle.cooling_off_window_complete),
+              CONSUMER_25, block, Check(lifecycle.cooling_off_window_complete,
+                                            scope=lifecycle.COOLING_OFF_SCOPE),
               "a window shorter than 7 days from signature takes away a statutory right"),
         _rule("CN-COOLOFF-002", "排除须购买时确认", "Exclusion confirmed at purchase",
-              CONSUMER_25, block, Check(lifecycle.exclusion_confirmed_at_purchase),
+              CONSUMER_25, block, Check(lifecycle.exclusion_confirmed_at_purchase,
+                                            scope=lifecycle.COOLING_OFF_SCOPE),
               "an exclusion confirmed after purchase does not bind the consumer"),
         _rule("CN-COOLOFF-003", "冷静期届满前不得完成", "No completion inside the window",
-              CONSUMER_25, block, Check(lifecycle.completion_after_cooling_off),
+              CONSUMER_25, block, Check(lifecycle.completion_after_cooling_off,
+                                            scope=lifecycle.COMPLETION_SCOPE),
               "completing while the window is open would cut off a lawful return request"),
         _rule("CN-RETURN-001", "期内无理由退货不得拒绝", "No-reason return not refused",
-              CONSUMER_25, block, Check(lifecycle.no_reason_return_not_refused),
+              CONSUMER_25, block, Check(lifecycle.no_reason_return_not_refused,
+                                            scope=lifecycle.REJECTION_SCOPE),
               "refusing a timely no-reason return breaks 消保法 §25 outright"),
         _rule("CN-RETURN-002", "期内申请须标记为期内", "Request in window marked so",
-              CONSUMER_25, block, Check(lifecycle.cooling_off_not_understated),
+              CONSUMER_25, block, Check(lifecycle.cooling_off_not_understated,
+                                            scope=lifecycle.RETURN_REQUEST_SCOPE),
               "marking a timely request as late would let it be refused"),
         _rule("CN-RETURN-003", "期外申请不应标记为期内", "Request outside window not marked in",
-              CONSUMER_25, flag, Check(lifecycle.cooling_off_not_overstated),
+              CONSUMER_25, flag, Check(lifecycle.cooling_off_not_overstated,
+                                           scope=lifecycle.RETURN_REQUEST_SCOPE),
               "granting more than the law asks harms nobody, but the data is wrong"),
         _rule("CN-REFUND-001", "收到退货七日内退款", "Refund within 7 days of the return",
-              CONSUMER_25, flag, Check(lifecycle.refund_within_period),
+              CONSUMER_25, flag, Check(lifecycle.refund_within_period,
+                                           scope=lifecycle.REFUND_SCOPE),
               "a late refund must still be recorded (refusing it helps nobody); the "
               "finding and the SLA timer report the breach"),
     ]
@@ -161,12 +169,13 @@ def _integrity_rules(thresholds: Cn2026Thresholds, retention: RetentionPolicy) -
         _rule("CN-TIME-001", "事件时间小幅倒序", "Event time runs back (tolerated)",
               TIME_ORDER, flag, Check(lifecycle.time_runs_back(
                   beyond=thresholds.backwards_flag_after,
-                  up_to=thresholds.backwards_block_after)),
+                  up_to=thresholds.backwards_block_after), scope=lifecycle.TIME_SCOPE),
               "carrier scans arrive out of order (offline handhelds, batch uploads); "
               "a short step back is normal but worth reporting"),
         _rule("CN-TIME-002", "事件时间严重倒序", "Event time runs far back",
               TIME_ORDER, block, Check(lifecycle.time_runs_back(
-                  beyond=thresholds.backwards_block_after, up_to=None)),
+                  beyond=thresholds.backwards_block_after, up_to=None),
+                  scope=lifecycle.TIME_SCOPE),
               "a day or more backwards is a wrong clock or a misdated record, and "
               "would corrupt every deadline computed from it"),
         _rule("CN-TIME-003", "事件时间不得在未来", "No event in the future",
@@ -183,7 +192,7 @@ def _integrity_rules(thresholds: Cn2026Thresholds, retention: RetentionPolicy) -
               "a masked name (张**) serves every purpose a status record has"),
         _rule("CN-RETENTION-001", "交易信息保存不少于三年", "Transaction records kept 3 years",
               ECOMMERCE_31, block, Check(lifecycle.retention_not_shortened(
-                  transaction_months=transaction_months)),
+                  transaction_months=transaction_months), scope=lifecycle.RETENTION_SCOPE),
               "a shorter retention date would schedule unlawful deletion"),
         _rule("CN-COLDCHAIN-001", "冷链超温须转入超标状态", "Cold-chain excursion moves to breach",
               GB_31605, block, Check(lifecycle.cold_chain_must_breach(

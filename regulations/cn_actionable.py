@@ -12,24 +12,29 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from regulations.facts import OrderFacts
-from regulations.model import Violation
+from regulations.model import TRANSITIONS, Violation
 from regulations.pii import (
+    MOBILE_MIN_LENGTH,
+    RESIDENT_ID_LENGTH,
     find_mobile_numbers,
     find_resident_ids,
     is_person_name_key,
     looks_like_full_name,
+    may_hold_mobile_number,
+    may_hold_resident_id,
 )
 from regulations.proposal import Proposal
 from regulations.values import (
     CHINA_TIME,
+    Leaf,
     is_blank,
     parse_calendar_date,
-    parse_instant,
 )
 
 # Times a sender ESTIMATES or SETS at the moment of its record: they must lie after it.
 # Promises carried forward from earlier records (ship_by_at, carrier_cutoff_at) and
 # contractual deadlines (claim_deadline_at) may truthfully have passed, so they are not here.
+# Every `expected_*` key is an estimate too.
 ESTIMATE_FIELDS: Final = frozenset(
     {
         "payment_deadline_at", "pickup_window_end_at", "next_window_start_at",
@@ -46,6 +51,8 @@ WINDOW_PAIRS: Final = (
     ("delivery_window_start_at", "delivery_window_end_at"),
     ("appointment_start_at", "appointment_end_at"),
 )
+
+_WINDOW_KEYS: Final = frozenset(key for pair in WINDOW_PAIRS for key in pair)
 
 # GB/T 2260 province-level prefixes (31 provinces, Taiwan 71, Hong Kong 81, Macao 82).
 PROVINCE_PREFIXES: Final = frozenset(
@@ -66,8 +73,14 @@ _WAYBILL: Final = re.compile(r"^[A-Z0-9]{8,32}$")
 MIN_WAYBILL_DIGITS: Final = 6
 
 
-def _key_is_estimate(key: str) -> bool:
-    return key in ESTIMATE_FIELDS or key.startswith("expected_")
+#: Key endings of the coded fields the two checks below read.
+_CODED_KEY_ENDINGS: Final = ("admin_code", "carrier_code", "waybill_no")
+
+
+def _coded_leaves(proposal: Proposal) -> list[Leaf]:
+    # The few leaves either coded-field check reads, found in one pass for both.
+    return [leaf for leaf in proposal.leaves
+            if leaf[1] is not None and leaf[1].endswith(_CODED_KEY_ENDINGS)]
 
 
 def required_fields_present(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
@@ -76,17 +89,23 @@ def required_fields_present(proposal: Proposal, facts: OrderFacts) -> Iterator[V
     Blank means null, an empty or whitespace-only string, or an empty list/object:
     the JSON Schema's `required` alone accepts all of those.
     """
-    if not proposal.is_transition:
+    if not TRANSITIONS.covers(proposal):
         return
     sub_state = proposal.catalogue.sub_states.get(proposal.to_state)
     if sub_state is None:
         yield Violation("to", f"sub-state {proposal.to_state!r} is not in the catalogue")
         return
+    payload = proposal.payload
     for name in sub_state.required_fields:
-        if name not in proposal.payload:
+        if name not in payload:
             yield Violation(f"payload.{name}", f"required actionable field of "
                             f"{sub_state.code} ({sub_state.name_en}) is missing")
-        elif is_blank(proposal.payload[name]):
+            continue
+        value = payload[name]
+        # A non-blank string is the usual case: answer it without the general test.
+        if type(value) is str and value.strip():
+            continue
+        if is_blank(value):
             yield Violation(f"payload.{name}", f"required actionable field of "
                             f"{sub_state.code} ({sub_state.name_en}) is blank")
 
@@ -96,10 +115,11 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
     every window starts before it ends."""
     event_time = proposal.event_time
     event_day = event_time.astimezone(CHINA_TIME).date()
-    for key, value in proposal.payload.items():
-        path = f"payload.{key}"
-        if _key_is_estimate(key):
-            moment = parse_instant(value)
+    payload = proposal.payload
+    for key, value in payload.items():
+        if key in ESTIMATE_FIELDS or key.startswith("expected_"):
+            path = f"payload.{key}"
+            moment = proposal.instant(key)
             if moment is None:
                 yield Violation(path, f"expected time {value!r} is not an RFC 3339 time "
                                 "with an offset")
@@ -107,15 +127,18 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
                 yield Violation(path, f"expected time {value} is not after the event time "
                                 f"{event_time.isoformat()}")
         elif key in ESTIMATE_DATE_FIELDS:
+            path = f"payload.{key}"
             day = parse_calendar_date(value)
             if day is None:
                 yield Violation(path, f"expected date {value!r} is not a YYYY-MM-DD date")
             elif day < event_day:
                 yield Violation(path, f"expected date {day} is before the event's date "
                                 f"{event_day} (China time)")
+    if payload.keys().isdisjoint(_WINDOW_KEYS):
+        return  # no window in this record (an absent key reads as no time)
     for start_key, end_key in WINDOW_PAIRS:
-        start = parse_instant(proposal.payload.get(start_key))
-        end = parse_instant(proposal.payload.get(end_key))
+        start = proposal.instant(start_key)
+        end = proposal.instant(end_key)
         if start is not None and end is not None and start >= end:
             yield Violation(f"payload.{end_key}", f"window ends ({end.isoformat()}) before "
                             f"it starts ({start.isoformat()}, {start_key})")
@@ -123,7 +146,7 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
 
 def admin_codes_plausible(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Every `*admin_code` is a GB/T 2260 code: six digits under a real province prefix."""
-    for path, key, value in proposal.leaves:
+    for path, key, value in proposal.derived(_coded_leaves):
         if key is None or not key.endswith("admin_code"):
             continue
         text = value if isinstance(value, str) else repr(value)
@@ -139,7 +162,7 @@ def carrier_and_waybill_plausible(proposal: Proposal, facts: OrderFacts) -> Iter
     """Carrier codes name a carrier (lower-case code, no placeholder) and waybill numbers
     have a trackable form (8-32 upper-case letters and digits, at least six digits, not
     one repeated character)."""
-    for path, key, value in proposal.leaves:
+    for path, key, value in proposal.derived(_coded_leaves):
         if key is None:
             continue
         if key.endswith("carrier_code"):
@@ -160,7 +183,7 @@ def _waybill(path: str, value: Any) -> Iterator[Violation]:
     if not isinstance(value, str) or not _WAYBILL.match(value):
         yield Violation(path, f"waybill number must be 8-32 upper-case letters and digits, "
                         f"got {value!r}")
-    elif sum(char.isdigit() for char in value) < MIN_WAYBILL_DIGITS:
+    elif sum(map(str.isdigit, value)) < MIN_WAYBILL_DIGITS:
         yield Violation(path, f"waybill number {value} has fewer than "
                         f"{MIN_WAYBILL_DIGITS} digits")
     elif len(set(value)) == 1:
@@ -177,6 +200,8 @@ def _is_virtual_number_field(key: str | None, text: str) -> bool:
 
 def no_raw_mobile_numbers(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """No mainland mobile number appears unmasked anywhere in the payload."""
+    if not proposal.derived(_may_hold_mobile_number):
+        return
     for path, key, value in proposal.leaves:
         text = _scalar_text(value)
         if text is None or _is_virtual_number_field(key, text):
@@ -188,6 +213,8 @@ def no_raw_mobile_numbers(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
 
 def no_raw_resident_ids(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """No 18-digit resident identity number (valid check character) appears unmasked."""
+    if not proposal.derived(_may_hold_resident_id):
+        return
     for path, _key, value in proposal.leaves:
         text = _scalar_text(value)
         if text is None:
@@ -200,9 +227,35 @@ def no_raw_resident_ids(proposal: Proposal, facts: OrderFacts) -> Iterator[Viola
 def no_full_names(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Fields that name a person hold a masked name (张**) or a pseudonym, never a full name."""
     for path, key, value in proposal.leaves:
-        if isinstance(value, str) and is_person_name_key(key) and looks_like_full_name(value):
+        if (isinstance(value, str) and key is not None and is_person_name_key(key)
+                and looks_like_full_name(value)):
             yield Violation(path, "holds an unmasked personal name; mask it (张**) or "
                             "replace it with a pseudonym")
+
+
+def _long_texts(proposal: Proposal) -> tuple[str, ...]:
+    # The leaf texts the identifier checks scan, less those too short to hold even a
+    # mobile number (most codes and names).
+    texts: list[str] = []
+    for _path, _key, value in proposal.leaves:
+        text = value if type(value) is str else _scalar_text(value)
+        if text is not None and len(text) >= MOBILE_MIN_LENGTH:
+            texts.append(text)
+    return tuple(texts)
+
+
+# The two checks first search all long texts at once, one per line: the detectors'
+# patterns neither match a line break nor count it as a letter or digit, so an
+# identifier in one leaf is found in the joined text too. Only a hit makes a check go
+# leaf by leaf (to name the field).
+def _may_hold_mobile_number(proposal: Proposal) -> bool:
+    return may_hold_mobile_number("\n".join(proposal.derived(_long_texts)))
+
+
+def _may_hold_resident_id(proposal: Proposal) -> bool:
+    return may_hold_resident_id("\n".join(
+        text for text in proposal.derived(_long_texts) if len(text) >= RESIDENT_ID_LENGTH
+    ))
 
 
 def _scalar_text(value: Any) -> str | None:

@@ -25,12 +25,12 @@ from regulations.facts import (
     SIGNED_STATES,
     OrderFacts,
     cooling_off_end,
-    required_range,
+    declared_range,
 )
-from regulations.model import CheckFunction, Violation
+from regulations.model import TRANSITIONS, CheckFunction, Scope, Violation
 from regulations.proposal import Proposal
 from regulations.retention import add_months
-from regulations.values import is_blank, parse_instant, parse_number
+from regulations.values import is_blank, parse_number
 
 AT_LOCKER_OR_STATION: Final = "M07.03"
 CONSENT_STATES: Final = frozenset({AT_LOCKER_OR_STATION, SIGNED_BY_PROXY})
@@ -38,6 +38,19 @@ NO_REASON_RETURN: Final = "no_reason_7day"
 RETURN_REJECTED: Final = "return_rejected"
 NOT_INTACT: Final = "not_intact"
 ARCHIVED: Final = "M12.03"
+# The records each lifecycle check can find anything in (see regulations.model.Scope):
+# each check opens with `if not ITS_SCOPE.covers(proposal): return`, and the pack
+# (cn_2026) gives its Check the same scope so that it is not even called elsewhere.
+CONSENT_SCOPE: Final = Scope(to_states=CONSENT_STATES)
+SIGNATURE_SCOPE: Final = Scope(to_states=SIGNED_STATES)
+COOLING_OFF_SCOPE: Final = Scope(to_states=frozenset({COOLING_OFF}))
+COMPLETION_SCOPE: Final = Scope(to_states=frozenset({COMPLETED}),
+                                from_states=frozenset({COOLING_OFF}))
+REJECTION_SCOPE: Final = Scope(events=frozenset({RETURN_REJECTED}))
+RETURN_REQUEST_SCOPE: Final = Scope(to_states=frozenset({RETURN_REQUESTED}))
+REFUND_SCOPE: Final = Scope(to_states=frozenset({REFUNDED}))
+RETENTION_SCOPE: Final = Scope(to_states=frozenset({COMPLETED, ARCHIVED}))
+TIME_SCOPE: Final = TRANSITIONS
 # Fields that record when something already HAPPENED: none may lie in the future.
 OCCURRENCE_FIELDS: Final = frozenset(
     {
@@ -56,7 +69,7 @@ def _iso(moment: datetime) -> str:
 
 def consent_recorded(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Locker/station delivery and proxy or point signatures carry a consent reference."""
-    if not proposal.is_transition or proposal.to_state not in CONSENT_STATES:
+    if not CONSENT_SCOPE.covers(proposal):
         return
     consent = proposal.payload.get("consent_ref")
     if is_blank(consent):
@@ -70,10 +83,10 @@ def consent_recorded(proposal: Proposal, facts: OrderFacts) -> Iterator[Violatio
 def signature_fixes_delivery(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """A signature record states a readable `signed_at` no earlier than the order itself:
     it becomes the legal delivery time and starts the cooling-off window."""
-    if not proposal.is_transition or proposal.to_state not in SIGNED_STATES:
+    if not SIGNATURE_SCOPE.covers(proposal):
         return
     raw = proposal.payload.get("signed_at")
-    signed_at = parse_instant(raw)
+    signed_at = proposal.instant("signed_at")
     if signed_at is None:
         yield Violation("payload.signed_at", f"signature time {raw!r} is not an RFC 3339 "
                         "time with an offset; it is the legal delivery time")
@@ -84,19 +97,19 @@ def signature_fixes_delivery(proposal: Proposal, facts: OrderFacts) -> Iterator[
 
 def cooling_off_window_complete(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """The cooling-off record runs from the recorded signature for at least 7 days."""
-    if not proposal.is_transition or proposal.to_state != COOLING_OFF:
+    if not COOLING_OFF_SCOPE.covers(proposal):
         return
     if facts.delivered_at is None:
         yield Violation("to", "the cooling-off window opens only after a signature "
                         "(M08.01/M08.02) has fixed the delivery time")
         return
-    stated_start = parse_instant(proposal.payload.get("signed_at"))
+    stated_start = proposal.instant("signed_at")
     if stated_start != facts.delivered_at:
         yield Violation("payload.signed_at", f"window must start at the recorded signature "
                         f"time {_iso(facts.delivered_at)}, got "
                         f"{proposal.payload.get('signed_at')!r}")
     legal_end = cooling_off_end(facts.delivered_at)
-    stated_end = parse_instant(proposal.payload.get("window_end_at"))
+    stated_end = proposal.instant("window_end_at")
     if stated_end is None or stated_end < legal_end:
         yield Violation("payload.window_end_at", f"window must stay open at least until "
                         f"{_iso(legal_end)} (7 days from signature), got "
@@ -106,9 +119,7 @@ def cooling_off_window_complete(proposal: Proposal, facts: OrderFacts) -> Iterat
 def completion_after_cooling_off(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Closing the cooling-off window (M08.03 -> completed) happens no earlier than 7×24 h
     after the signature, so no return request inside the window is cut off."""
-    if not proposal.is_transition or proposal.from_state != COOLING_OFF:
-        return
-    if proposal.to_state != COMPLETED or facts.cooling_off_ends_at is None:
+    if not COMPLETION_SCOPE.covers(proposal) or facts.cooling_off_ends_at is None:
         return
     if proposal.event_time < facts.cooling_off_ends_at:
         yield Violation("event_time", f"the cooling-off window is open until "
@@ -119,7 +130,7 @@ def completion_after_cooling_off(proposal: Proposal, facts: OrderFacts) -> Itera
 def exclusion_confirmed_at_purchase(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Goods marked ineligible for no-reason return carry a lawful exclusion: a statutory
     category, or the buyer's confirmation made at or before the purchase."""
-    if not proposal.is_transition or proposal.to_state != COOLING_OFF:
+    if not COOLING_OFF_SCOPE.covers(proposal):
         return
     if proposal.payload.get("eligible") is not False:
         return
@@ -129,7 +140,7 @@ def exclusion_confirmed_at_purchase(proposal: Proposal, facts: OrderFacts) -> It
             yield Violation("payload.exclusion_reason_code", "goods marked ineligible "
                             "without an exclusion reason")
         return
-    confirmed = parse_instant(proposal.payload.get("exclusion_confirmed_at"))
+    confirmed = proposal.instant("exclusion_confirmed_at")
     purchase = facts.purchased_at
     if confirmed is None:
         yield Violation("payload.exclusion_confirmed_at", "exclusion by the buyer's "
@@ -153,7 +164,7 @@ def _no_reason_request_protected(facts: OrderFacts) -> bool:
 def no_reason_return_not_refused(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """A no-reason return requested inside the window, for goods not excluded, is not
     rejected; after inspection it may be rejected only for goods found not intact."""
-    if not proposal.is_transition or proposal.event != RETURN_REJECTED:
+    if not REJECTION_SCOPE.covers(proposal):
         return
     if not _no_reason_request_protected(facts):
         return
@@ -165,7 +176,7 @@ def no_reason_return_not_refused(proposal: Proposal, facts: OrderFacts) -> Itera
 
 
 def _request_inside_window(proposal: Proposal, facts: OrderFacts) -> bool | None:
-    requested = parse_instant(proposal.payload.get("requested_at")) or proposal.event_time
+    requested = proposal.instant("requested_at") or proposal.event_time
     if facts.delivered_at is None:
         return None
     return facts.in_cooling_off(requested)
@@ -173,7 +184,7 @@ def _request_inside_window(proposal: Proposal, facts: OrderFacts) -> bool | None
 
 def cooling_off_not_understated(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """A return request made inside the window is not recorded as outside it."""
-    if not proposal.is_transition or proposal.to_state != RETURN_REQUESTED:
+    if not RETURN_REQUEST_SCOPE.covers(proposal):
         return
     if _request_inside_window(proposal, facts) and proposal.payload.get("in_cooling_off") is False:
         yield Violation("payload.in_cooling_off", "the request lies inside the 7-day window "
@@ -182,7 +193,7 @@ def cooling_off_not_understated(proposal: Proposal, facts: OrderFacts) -> Iterat
 
 def cooling_off_not_overstated(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """A return request recorded as inside the window really lies inside it."""
-    if not proposal.is_transition or proposal.to_state != RETURN_REQUESTED:
+    if not RETURN_REQUEST_SCOPE.covers(proposal):
         return
     inside = _request_inside_window(proposal, facts)
     if proposal.payload.get("in_cooling_off") is True and not inside:
@@ -192,11 +203,11 @@ def cooling_off_not_overstated(proposal: Proposal, facts: OrderFacts) -> Iterato
 
 def refund_within_period(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """A refund after a received return is paid within 7 days of receiving it."""
-    if not proposal.is_transition or proposal.to_state != REFUNDED:
+    if not REFUND_SCOPE.covers(proposal):
         return
     if proposal.payload.get("resolution_type") == "exchange" or facts.refund_due_at is None:
         return
-    refunded = parse_instant(proposal.payload.get("resolved_at")) or proposal.event_time
+    refunded = proposal.instant("resolved_at") or proposal.event_time
     if refunded > facts.refund_due_at:
         late = refunded - facts.refund_due_at
         yield Violation("payload.resolved_at", f"refund at {_iso(refunded)} is {late} after "
@@ -210,7 +221,7 @@ def time_runs_back(*, beyond: timedelta, up_to: timedelta | None) -> CheckFuncti
 
     def check(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
         latest = facts.latest_event_time
-        if not proposal.is_transition or latest is None:
+        if not TIME_SCOPE.covers(proposal) or latest is None:
             return
         behind = latest - proposal.event_time
         if behind > beyond and (up_to is None or behind <= up_to):
@@ -230,8 +241,8 @@ def not_in_future(*, skew: timedelta) -> CheckFunction:
         if proposal.event_time > limit:
             yield Violation("event_time", f"event time {_iso(proposal.event_time)} is in the "
                             f"future (ledger clock {_iso(proposal.now)}, tolerance {skew})")
-        for key, value in proposal.payload.items():
-            moment = parse_instant(value) if key in OCCURRENCE_FIELDS else None
+        for key in proposal.payload:
+            moment = proposal.instant(key) if key in OCCURRENCE_FIELDS else None
             if moment is not None and moment > limit:
                 yield Violation(f"payload.{key}", f"{key} {_iso(moment)} has not happened "
                                 f"yet (ledger clock {_iso(proposal.now)}, tolerance {skew})")
@@ -244,15 +255,15 @@ def retention_not_shortened(*, transaction_months: int) -> CheckFunction:
     `transaction_months` from the transaction's completion (电子商务法 §31)."""
 
     def check(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
-        if not proposal.is_transition or proposal.to_state not in {COMPLETED, ARCHIVED}:
+        if not RETENTION_SCOPE.covers(proposal):
             return
         if proposal.to_state == COMPLETED:
-            field, closed = "retention_until", parse_instant(proposal.payload.get("completed_at"))
+            field, closed = "retention_until", proposal.instant("completed_at")
             closed = closed or proposal.event_time
         else:
             field, closed = "delete_after_at", facts.closed_at or proposal.event_time
         minimum = add_months(closed, transaction_months)
-        stated = parse_instant(proposal.payload.get(field))
+        stated = proposal.instant(field)
         if stated is None or stated < minimum:
             yield Violation(f"payload.{field}", f"must be at least {_iso(minimum)} "
                             f"({transaction_months} months after completion at "
@@ -279,9 +290,12 @@ def _excursion(proposal: Proposal, facts: OrderFacts) -> tuple[str, str, float |
     """(field, description, minutes) of a reported excursion outside the required range;
     None when the record reports none (or no range is known for the goods)."""
     payload = proposal.payload
-    allowed = required_range(payload) or facts.cold_chain_range_c
-    low = parse_number(payload.get("observed_min_c"))
-    high = parse_number(payload.get("observed_max_c"))
+    allowed = declared_range(proposal) or facts.cold_chain_range_c
+    observed_min, observed_max = payload.get("observed_min_c"), payload.get("observed_max_c")
+    if observed_min is None and observed_max is None:
+        return None  # nothing observed (parse_number(None) is None): no excursion
+    low = parse_number(observed_min)
+    high = parse_number(observed_max)
     if allowed is None:
         return None
     if high is not None and high > allowed[1]:

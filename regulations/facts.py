@@ -13,8 +13,11 @@ fold never fails on data the append service already accepted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Final
 
 from regulations.proposal import Proposal
@@ -76,12 +79,30 @@ _TIME_FIELDS: Final = frozenset(
 )  # fmt: skip
 
 
+#: The payload keys `required_range` reads.
+_RANGE_KEYS: Final = frozenset(
+    {"required_min_c", "required_max_c", "required_range_c", "temp_class"}
+)
+
+
+def declared_range(proposal: Proposal) -> tuple[float, float] | None:
+    """`required_range(proposal.payload)`, computed once per proposal (the fold and both
+    cold-chain rules read it)."""
+    return proposal.derived(_declared_range)
+
+
+def _declared_range(proposal: Proposal) -> tuple[float, float] | None:
+    return required_range(proposal.payload)
+
+
 def required_range(payload: Any) -> tuple[float, float] | None:
     """The required temperature range a payload declares, if any.
 
     Read from `required_min_c`/`required_max_c` (M09.06), a `required_range_c` range,
     or a cold `temp_class` (M03.02); None when the payload declares none.
     """
+    if payload.keys().isdisjoint(_RANGE_KEYS):
+        return None  # declares nothing (what the reads below answer for absent keys)
     low, high = parse_number(payload.get("required_min_c")), parse_number(
         payload.get("required_max_c")
     )
@@ -170,7 +191,7 @@ class OrderFacts:
         `transition` only count.
         """
         if not proposal.is_transition:
-            return replace(self, records=self.records + 1)
+            return self._replace({"records": self.records + 1})
         payload = proposal.payload
         at = proposal.event_time.astimezone(UTC)
         to_state = proposal.to_state
@@ -186,27 +207,27 @@ class OrderFacts:
         if proposal.is_creation and self.placed_at is None:
             changes["placed_at"] = at
         if to_state == PAID and self.paid_at is None:
-            changes["paid_at"] = _time_or(payload.get("paid_at"), at)
+            changes["paid_at"] = _time_or(proposal.instant("paid_at"), at)
         if to_state in SIGNED_STATES and self.delivered_at is None:
-            delivered = _time_or(payload.get("signed_at"), at)
+            delivered = _time_or(proposal.instant("signed_at"), at)
             changes |= {
                 "delivered_at": delivered,
                 "delivery_state": to_state,
                 "cooling_off_ends_at": cooling_off_end(delivered),
             }
         if to_state == COOLING_OFF:
-            changes |= self._cooling_off(payload, changes)
+            changes |= self._cooling_off(proposal, changes)
         if to_state == RETURN_REQUESTED:
             request_type = payload.get("request_type")
             changes |= {
-                "return_requested_at": _time_or(payload.get("requested_at"), at),
+                "return_requested_at": _time_or(proposal.instant("requested_at"), at),
                 "return_request_type": request_type if isinstance(request_type, str) else None,
                 "return_received_at": None,
                 "return_inspection_result": None,
                 "refund_due_at": None,
             }
         if to_state == RETURN_RECEIVED:
-            received = _time_or(payload.get("received_at"), at)
+            received = _time_or(proposal.instant("received_at"), at)
             result = payload.get("inspection_result")
             changes |= {
                 "return_received_at": received,
@@ -214,52 +235,59 @@ class OrderFacts:
                 "refund_due_at": received + REFUND_PERIOD,
             }
         if to_state == REFUNDED:
-            changes["refunded_at"] = _time_or(payload.get("resolved_at"), at)
-        declared_range = required_range(payload)
-        if declared_range is not None:
-            changes["cold_chain_range_c"] = declared_range
+            changes["refunded_at"] = _time_or(proposal.instant("resolved_at"), at)
+        declared = declared_range(proposal)
+        if declared is not None:
+            changes["cold_chain_range_c"] = declared
         if to_state in TRANSACTION_CLOSING_STATES:
             changes["closed_at"] = at
         if to_state == COMPLETED:
-            changes["completed_at"] = _time_or(payload.get("completed_at"), at)
-        return replace(self, **changes)
+            changes["completed_at"] = _time_or(proposal.instant("completed_at"), at)
+        return self._replace(changes)
 
-    def _cooling_off(self, payload: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    def _replace(self, changes: dict[str, Any]) -> OrderFacts:
+        # dataclasses.replace, without its walk over the field specs.
+        values = dict(zip(_FIELD_NAMES, _read_fields(self), strict=True))
+        values.update(changes)
+        return _built(values.values())
+
+    def _cooling_off(self, proposal: Proposal, changes: dict[str, Any]) -> dict[str, Any]:
+        payload = proposal.payload
         found: dict[str, Any] = {}
         # A platform may keep the window open longer than the law; it may never shorten it.
-        stated_end = parse_instant(payload.get("window_end_at"))
+        stated_end = proposal.instant("window_end_at")
         legal_end = changes.get("cooling_off_ends_at", self.cooling_off_ends_at)
         if stated_end is not None and legal_end is not None and stated_end > legal_end:
             found["cooling_off_ends_at"] = stated_end
         if payload.get("eligible") is False:
             reason = payload.get("exclusion_reason_code")
             found["exclusion_reason_code"] = reason if isinstance(reason, str) else None
-            found["exclusion_confirmed_at"] = parse_instant(payload.get("exclusion_confirmed_at"))
+            found["exclusion_confirmed_at"] = proposal.instant("exclusion_confirmed_at")
         return found
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (times as RFC 3339 UTC with `Z`, full precision); `from_json` inverts it."""
-        document: dict[str, Any] = {}
-        for spec in fields(self):
-            value = getattr(self, spec.name)
-            if spec.name in _TIME_FIELDS:
-                value = None if value is None else _format(value)
+        values = _read_fields(self)
+        document = dict(zip(_FIELD_NAMES, values, strict=True))
+        for (name, is_time), value in zip(_FIELD_KINDS, values, strict=True):
+            if value is None:
+                continue  # None stays None, whatever the field (most are, most of the time)
+            if is_time:
+                document[name] = _format(value)
             elif isinstance(value, tuple):
-                value = list(value)
-            document[spec.name] = value
+                document[name] = list(value)
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> OrderFacts:
         """Facts from `to_json` output. Raises ValueError for unknown keys or bad times."""
-        known = {spec.name for spec in fields(cls)}
-        unknown = sorted(set(document) - known)
-        if unknown:
+        if not document.keys() <= _FIELD_NAME_SET:
+            unknown = sorted(set(document) - _FIELD_NAME_SET)
             raise ValueError(f"unknown order-facts fields: {unknown}")
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(_DEFAULTS) if cls is OrderFacts else {}
         for name, value in document.items():
             if name in _TIME_FIELDS and value is not None:
-                moment = parse_instant(value)
+                moment = _stored_instant(value) if type(value) is str else parse_instant(value)
                 if moment is None:
                     raise ValueError(f"order facts {name}: not an RFC 3339 time: {value!r}")
                 value = moment
@@ -268,13 +296,63 @@ class OrderFacts:
             elif name == "cold_chain_range_c" and value is not None:
                 value = (float(value[0]), float(value[1]))
             values[name] = value
-        return cls(**values)
+        return _built(values.values()) if cls is OrderFacts else cls(**values)
 
 
-def _time_or(value: Any, fallback: datetime) -> datetime:
-    moment = parse_instant(value)
+#: The fields in declaration order (the order `to_json` writes), read once: looking them
+#: up with `dataclasses.fields` on every append cost more than the conversion itself.
+_FIELD_NAMES: Final = tuple(spec.name for spec in fields(OrderFacts))
+_FIELD_NAME_SET: Final = frozenset(_FIELD_NAMES)
+_FIELD_KINDS: Final = tuple((name, name in _TIME_FIELDS) for name in _FIELD_NAMES)
+#: Every field's value, in `_FIELD_NAMES` order, in one call.
+_read_fields: Final = attrgetter(*_FIELD_NAMES)
+#: Each field's default, by name, in `_FIELD_NAMES` order (all immutable).
+_DEFAULTS: Final = tuple(zip(_FIELD_NAMES, _read_fields(OrderFacts()), strict=True))
+#: Each field's slot setter, in `_FIELD_NAMES` order (see `_built`).
+_SLOT_SETTERS: Final = tuple(OrderFacts.__dict__[name].__set__ for name in _FIELD_NAMES)
+if hasattr(OrderFacts, "__post_init__"):  # `_built` would skip it
+    raise TypeError("OrderFacts gained a __post_init__: _built must call it")
+
+
+def _built(values: Iterable[Any]) -> OrderFacts:
+    """`OrderFacts(*values)` for a value of every field in declaration order.
+
+    The frozen dataclass's __init__ sets each of the 21 fields through
+    object.__setattr__; setting the slots directly costs half as much, and the fold and
+    `from_json` build facts on every append. OrderFacts has no __post_init__ to skip
+    (checked above) and no field is computed, so the result is the same.
+    """
+    facts = object.__new__(OrderFacts)
+    for set_slot, value in zip(_SLOT_SETTERS, values, strict=True):
+        set_slot(facts, value)
+    return facts
+
+
+# An order's stored facts repeat the same few times (placed_at, paid_at, the previous
+# event's time) from one record to the next: remember their parses. A datetime is
+# immutable, so sharing one is safe; an exception is not remembered (lru_cache).
+@lru_cache(maxsize=4096)
+def _stored_instant(text: str) -> datetime | None:
+    return parse_instant(text)
+
+
+def _time_or(moment: datetime | None, fallback: datetime) -> datetime:
     return fallback if moment is None else moment
 
 
 def _format(moment: datetime) -> str:
+    if moment.utcoffset() is None:  # naive: never in facts the fold built
+        return _format_utc(moment)
+    return _format_aware(moment)
+
+
+# Formatting is most of `to_json`'s cost, and an order's facts carry the same times from
+# one record to the next. Equal aware datetimes are the same instant, so they format to
+# the same UTC text whatever their offset: the cache may answer for either.
+@lru_cache(maxsize=4096)
+def _format_aware(moment: datetime) -> str:
+    return _format_utc(moment)
+
+
+def _format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -6,6 +6,10 @@ and `When`; leaves are `Predicate` (one yes/no question) and `Check` (a function
 may name several fields). An `AllOf`/`AnyOf` without children and a pack without rules
 cannot be built: they fail closed with `EmptyPolicy`.
 
+A `Check` may carry a `Scope`: the transitions it can find anything in at all. Outside
+its scope a check is not called (its function must answer nothing there anyway), so a
+pack only runs, per record, the checks that can apply to its edge.
+
 A `Rule` gives a policy its identity, citation and severity; a `Pack` is a versioned,
 dated set of rules plus its retention minima. `Pack.evaluate` returns a `Verdict`:
 `block` findings refuse the record, `flag` findings are stored beside it.
@@ -18,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from regulations.citation import Citation
 from regulations.errors import EmptyPolicy, RegulationError, RuleViolation
@@ -28,6 +32,10 @@ from regulations.proposal import Proposal, require_aware
 from regulations.retention import RetentionPolicy
 
 _RULE_ID: Final = re.compile(r"^[A-Z]{2,4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{3}$")
+#: The key under which `Pack._rules_for` keeps the rules its memo was computed for.
+_RULES: Final = object()
+#: How many edges `Pack._rules_for` remembers before it starts afresh.
+_MAX_EDGES: Final = 4096
 
 
 class Severity(StrEnum):
@@ -95,6 +103,35 @@ Test = Callable[[Proposal, OrderFacts], bool]
 CheckFunction = Callable[[Proposal, OrderFacts], Iterable[Violation]]
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The records a check can find anything in: transitions, optionally only those
+    entering `to_states`, leaving `from_states` or named by `events` (None: any).
+
+    It reads only the record's kind and edge, never its payload or the facts, so a pack
+    can decide it once per edge. A check function guards itself with the same scope
+    (`if not SCOPE.covers(proposal): return`); the scope on its `Check` only lets the
+    pack skip the call.
+    """
+
+    to_states: frozenset[str] | None = None
+    from_states: frozenset[str] | None = None
+    events: frozenset[str] | None = None
+
+    def covers(self, proposal: Proposal) -> bool:
+        """True when the check can find anything in `proposal`."""
+        return (
+            proposal.is_transition
+            and (self.to_states is None or proposal.to_state in self.to_states)
+            and (self.from_states is None or proposal.from_state in self.from_states)
+            and (self.events is None or proposal.event in self.events)
+        )
+
+
+#: Every transition (and no other kind of record).
+TRANSITIONS: Final = Scope()
+
+
 class Predicate:
     """A leaf: holds when `test` answers True, else one violation of `field`."""
 
@@ -110,14 +147,21 @@ class Predicate:
 
 
 class Check:
-    """A leaf whose function yields violations itself (one per offending field)."""
+    """A leaf whose function yields violations itself (one per offending field).
 
-    __slots__ = ("function",)
+    With a `scope`, the function is only called for records the scope covers; it must
+    answer nothing for the others (see `Scope`).
+    """
 
-    def __init__(self, function: CheckFunction) -> None:
+    __slots__ = ("function", "scope")
+
+    def __init__(self, function: CheckFunction, *, scope: Scope | None = None) -> None:
         self.function = function
+        self.scope = scope
 
     def check(self, proposal: Proposal, facts: OrderFacts) -> list[Violation]:
+        if self.scope is not None and not self.scope.covers(proposal):
+            return []
         return list(self.function(proposal, facts))
 
 
@@ -231,6 +275,8 @@ class Rule:
         except Exception as exc:  # a broken check must block, not crash or pass
             return [self._finding(Severity.BLOCK, Violation("", f"rule could not be "
                                   f"evaluated ({type(exc).__name__}: {exc})"))]
+        if not violations:  # the usual answer: build nothing
+            return []
         return [self._finding(self.severity, violation) for violation in violations]
 
     def _finding(self, severity: Severity, violation: Violation) -> Finding:
@@ -258,6 +304,11 @@ class Pack:
     rules: tuple[Rule, ...]
     retention: RetentionPolicy
     title: str = ""
+    #: `_rules_for`'s memo: rules in scope by (kind, from, to, event), and under `_RULES`
+    #: the rules it was computed for.
+    _scoped: dict[object, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.rules:
@@ -305,12 +356,35 @@ class Pack:
         """
         if not self.rules:
             raise EmptyPolicy(f"pack {self.pack_id} has no rules: an empty pack fails closed")
-        verdict = Verdict()
-        for rule in self.rules:
-            for finding in rule.evaluate(proposal, facts):
-                target = verdict.blocks if finding.severity is Severity.BLOCK else verdict.flags
-                target.append(finding)
-        return verdict
+        blocks: list[Finding] = []
+        flags: list[Finding] = []
+        for rule in self._rules_for(proposal):
+            findings = rule.evaluate(proposal, facts)
+            if findings:
+                for finding in findings:
+                    (blocks if finding.severity is Severity.BLOCK else flags).append(finding)
+        return Verdict(blocks, flags)
+
+    def _rules_for(self, proposal: Proposal) -> tuple[Rule, ...]:
+        """The pack's rules, in order, less those whose scope does not cover the record's
+        kind and edge. Remembered per edge (a few dozen in a catalogue) for these rules."""
+        memo = self._scoped
+        if memo.get(_RULES) is not self.rules:  # first use, or the rules were replaced
+            memo.clear()
+            memo[_RULES] = self.rules
+        edge = (proposal.kind, proposal.from_state, proposal.to_state, proposal.event)
+        found = memo.get(edge)
+        if found is None:
+            if len(memo) > _MAX_EDGES:  # made-up edges must not grow it without end
+                memo.clear()
+                memo[_RULES] = self.rules
+            found = memo[edge] = tuple(
+                rule for rule in self.rules
+                if not isinstance(rule.policy, Check)
+                or rule.policy.scope is None
+                or rule.policy.scope.covers(proposal)
+            )
+        return found
 
     def retention_policy(self) -> RetentionPolicy:
         """The pack's retention minima as data (record classes, periods, clock starts)."""

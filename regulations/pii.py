@@ -9,19 +9,28 @@ milliseconds, order numbers) do not.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 # A mainland mobile number: 1[3-9] then nine digits, optionally behind +86 / 0086 / 86,
 # with single spaces or dashes between digits ("138 1234 5678", "+86-138-1234-5678").
 # It must not touch another letter or digit, so "SF13812345678" (a waybill) and
 # "1771400000000" (epoch ms) do not match.
+_MOBILE_DIGITS: Final = r"1[ \-]?[3-9](?:[ \-]?\d){9}"
 _MOBILE: Final = re.compile(
-    r"(?<![0-9A-Za-z])(?:(?:\+|00)?86[ \-]?)?1[ \-]?[3-9](?:[ \-]?\d){9}(?![0-9A-Za-z])"
+    rf"(?<![0-9A-Za-z])(?:(?:\+|00)?86[ \-]?)?{_MOBILE_DIGITS}(?![0-9A-Za-z])"
 )
+#: The shortest text `_MOBILE` can match: eleven digits, no prefix, no separators.
+MOBILE_MIN_LENGTH: Final = 11
+# The digits alone: every match of _MOBILE contains a match of this, and a search for
+# it can skip ahead to each "1" instead of testing the look-behind at every position.
+_MOBILE_DIGITS_ANYWHERE: Final = re.compile(_MOBILE_DIGITS)
 
 # An 18-digit resident identity number (GB 11643-1999): region, birth date, sequence,
 # check character.
 _RESIDENT_ID: Final = re.compile(r"(?<![0-9A-Za-z])([1-9]\d{16}[0-9Xx])(?![0-9A-Za-z])")
+#: The length of every `_RESIDENT_ID` match.
+RESIDENT_ID_LENGTH: Final = 18
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS: Final = "10X98765432"
 
@@ -55,6 +64,21 @@ def find_mobile_numbers(text: str) -> list[str]:
     return [match.group(0) for match in _MOBILE.finditer(text)]
 
 
+def may_hold_mobile_number(text: str) -> bool:
+    """False only when `find_mobile_numbers(text)` is surely empty (one regex search).
+
+    Also true of a text made of parts joined by line breaks whenever one part holds a
+    number: the pattern neither matches a line break nor takes it for a letter or digit.
+    """
+    return _MOBILE_DIGITS_ANYWHERE.search(text) is not None
+
+
+def may_hold_resident_id(text: str) -> bool:
+    """False only when `find_resident_ids(text)` is surely empty (the checksum is not
+    tested). Joined parts behave as for `may_hold_mobile_number`."""
+    return _RESIDENT_ID.search(text) is not None
+
+
 def resident_id_checksum_ok(candidate: str) -> bool:
     """True when an 18-character id has the ISO 7064 MOD 11-2 check character."""
     if len(candidate) != 18 or not candidate[:17].isdigit():
@@ -84,6 +108,13 @@ def is_person_name_key(key: str | None) -> bool:
     """
     if key is None:
         return False
+    return _is_person_name_key(key)
+
+
+# Payload keys come from the catalogue's schemas: a few dozen distinct ones, asked about
+# on every append. The bound only guards against a flood of made-up keys.
+@lru_cache(maxsize=2048)
+def _is_person_name_key(key: str) -> bool:
     lowered = key.lower()
     if "name" not in lowered:
         return False

@@ -29,6 +29,36 @@ def walk(value: Any, path: str = "payload") -> Iterator[Leaf]:
     yield from _walk(value, path, None)
 
 
+#: Types that are always leaves: checked by exact type first, a cheaper test than the
+#: Mapping ABC for the scalars that make up almost every payload.
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def leaves_of(value: Any, path: str = "payload") -> tuple[Leaf, ...]:
+    """`tuple(walk(value, path))`, built without a generator per level (Proposal calls
+    it on every append)."""
+    found: list[Leaf] = []
+    _collect(value, path, None, found)
+    return tuple(found)
+
+
+def _collect(value: Any, path: str, key: str | None, found: list[Leaf]) -> None:
+    if type(value) in _SCALAR_TYPES:
+        found.append((path, key, value))
+    elif isinstance(value, Mapping):
+        for child_key, child in value.items():
+            child_path = f"{path}.{child_key}"
+            if type(child) in _SCALAR_TYPES:
+                found.append((child_path, str(child_key), child))
+            else:
+                _collect(child, child_path, str(child_key), found)
+    elif isinstance(value, list | tuple):
+        for index, child in enumerate(value):
+            _collect(child, f"{path}.{index}", key, found)
+    else:
+        found.append((path, key, value))
+
+
 def _walk(value: Any, path: str, key: str | None) -> Iterator[Leaf]:
     if isinstance(value, Mapping):
         for child_key, child in value.items():
