@@ -75,7 +75,7 @@ WRITERS: Final = (("threads", 1), ("threads", 4), ("processes", 2), ("processes"
 #: Group commit only shows with many concurrent callers, as under an API's worker threads.
 GROUPED_WRITERS: Final = (("threads", 16), ("processes", 2))
 #: Writer threads in each process of a `grouped` process cell.
-GROUPED_THREADS_PER_PROCESS: Final = 8
+GROUPED_THREADS_PER_PROCESS: Final = 16
 ORDERS_PER_WRITER: Final = 25
 #: One record in this many creates a new order; the others are hub scans.
 CREATION_EVERY: Final = 10

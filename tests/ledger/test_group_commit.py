@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ class GatedRunner:
         return [self._answer(x) for x in items]
 
 
+def _waiting_is(group: GroupCommit[int, int], count: int) -> bool:
+    return group.waiting == count
+
+
 def submit_behind_first(group: GroupCommit[int, int], runner: GatedRunner,
                         items: list[int]) -> list[Any]:
     """Submit items[0], which leads and is held; then the others, which queue behind it;
@@ -64,15 +69,15 @@ def submit_behind_first(group: GroupCommit[int, int], runner: GatedRunner,
     def call(item: int) -> Any:
         try:
             return group.submit(item)
-        except Exception as exc:  # noqa: BLE001  # the outcome under test
+        except Exception as exc:  # the outcome under test
             return exc
 
     with ThreadPoolExecutor(max_workers=len(items)) as pool:
         futures = [pool.submit(call, items[0])]
         wait_until(lambda: len(runner.groups) == 0 and group.waiting == 0)
-        for item in items[1:]:
+        for queued, item in enumerate(items[1:], start=1):
             futures.append(pool.submit(call, item))
-            wait_until(lambda n=len(futures): group.waiting == n - 1)
+            wait_until(partial(_waiting_is, group, queued))
         runner.release()
         return [f.result(timeout=30) for f in futures]
 
@@ -99,7 +104,8 @@ def test_each_caller_gets_its_own_exception() -> None:
 
     runner = GatedRunner(answer)
     outcomes = submit_behind_first(GroupCommit(runner), runner, [1, 2, 3, 4])
-    assert outcomes[0] == 10 and outcomes[2] == 30
+    assert outcomes[0] == 10
+    assert outcomes[2] == 30
     assert [str(o) for o in (outcomes[1], outcomes[3])] == ["item 2 refused", "item 4 refused"]
 
 
@@ -120,17 +126,17 @@ def test_a_failed_group_fails_each_of_its_callers_and_the_next_group_still_runs(
         calls.append(list(items))
         if len(calls) == 1:
             gate.wait(timeout=30)
-            return [x for x in items]
+            return list(items)
         if len(calls) == 2:
             return broken(items)
-        return [x for x in items]
+        return list(items)
 
     group: GroupCommit[int, int] = GroupCommit(run)
 
     def call(item: int) -> Any:
         try:
             return group.submit(item)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return exc
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -280,7 +286,7 @@ def _interleave_before_first_write(recorder: Recorder, meanwhile: Callable[[], o
     def run() -> None:
         try:
             meanwhile()
-        except BaseException as exc:  # noqa: BLE001  # re-raised in the writer's thread
+        except BaseException as exc:  # re-raised in the writer's thread
             failures.append(exc)
 
     @contextmanager
