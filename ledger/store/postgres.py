@@ -17,7 +17,6 @@ from sqlalchemy.engine import URL
 from ledger.errors import ConfigurationError
 from ledger.store.core import SqlRecorder, SqlUnitOfWork
 from ledger.store.errors import translated
-from ledger.store.postgres_append import APPEND_SQL, append_params
 from ledger.store.postgres_pipeline import PIPELINE_MAX_RECORDS, write_pipelined
 from ledger.store.rows import AppendWrites, StoredRecord
 from ledger.store.statements import (
@@ -37,7 +36,7 @@ _SET_PURPOSE = text("SELECT set_config('orderledger.purpose', :purpose, true)")
 
 class PostgresUnitOfWork(SqlUnitOfWork):
     hot = POSTGRES_HOT_PATH
-    #: `write_appends` pipelines single-row statements up to this many records.
+    #: `write_appends` inserts row by row up to this many records, set-based above.
     pipeline_max_records: ClassVar[int] = PIPELINE_MAX_RECORDS
     insert_ignoring_conflict = ignoring_conflict_statements("postgresql")
 
@@ -56,19 +55,15 @@ class PostgresUnitOfWork(SqlUnitOfWork):
 
     @translated
     def write_appends(self, writes: AppendWrites) -> list[int]:
-        """Every write in one round trip: a few records as a pipeline of single-row
-        statements (ledger/store/postgres_pipeline.py), more as ONE set-based statement
-        (ledger/store/postgres_append.py). Either tells how many heads moved; fewer than
-        asked means a head moved since it was locked."""
+        """Every write in one round trip (ledger/store/postgres_pipeline.py): updates
+        row by row by key, inserts row by row for a single record and as ONE set-based
+        statement for more (ledger/store/postgres_append.py). Fewer heads moved than
+        asked means a head moved since it was locked: advance_heads finds it and raises."""
         if not writes.records:
             return []
-        if len(writes.records) <= self.pipeline_max_records:
-            ids, moved = write_pipelined(self._driver_connection(), writes)
-        else:
-            rows = self._raw(APPEND_SQL, append_params(writes)).fetchall()
-            by_hash = {str(hash_): int(record_id) for record_id, hash_, _ in rows}
-            ids = [by_hash[r.statement_hash] for r in writes.records]
-            moved = int(rows[0][2]) if rows else 0
+        ids, moved = write_pipelined(
+            self._driver_connection(), writes,
+            set_based=len(writes.records) > self.pipeline_max_records)
         if moved != len(writes.head_moves):
             self.advance_heads(writes.head_moves)  # finds the head that moved and raises
         return ids

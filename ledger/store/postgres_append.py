@@ -1,22 +1,24 @@
-"""The append path's writes on PostgreSQL as ONE statement.
+"""The inserts of a unit of work with many records on PostgreSQL as ONE statement.
 
-`UnitOfWork.write_appends` gets everything a unit of work's appends produced. On
-PostgreSQL it is written by a single statement: each kind of row travels as one JSON
-array parameter, turned into rows by `json_to_recordset` inside a data-modifying CTE.
-One statement means one round trip, one parse/plan (it is prepared once per connection; a
-test keeps it short enough for psycopg to cache) and set-based inserts, however many
-records the batch holds:
+`UnitOfWork.write_appends` gets everything a unit of work's appends produced. With more
+than one record, PostgreSQL inserts them with a single statement: each kind of row
+travels as one JSON array parameter, turned into rows by `json_to_recordset` inside a
+data-modifying CTE. One statement means one parse/plan (it is prepared once per
+connection; a test keeps it short enough for psycopg to cache) and set-based inserts,
+however many records the batch holds:
 
 - `new_orders` runs first (`new_records` waits on its count), so creating an order that
   a concurrent writer created meanwhile fails as OrderExists, not on the records' keys;
 - `new_records` inserts the records in the order given (each row carries its position
   `i`; `ORDER BY i`), so ids — and the Merkle log — follow chain order, and returns id
   and statement hash; payloads, idempotency entries and findings take their record id
-  from it by hash;
-- `moved` advances each head only if it still stands at the seq this unit of work
-  locked, and returns a row per head moved: the caller compares the count;
-- `disarmed` closes timers armed BEFORE this statement (all CTEs see one snapshot, so it
-  cannot touch the rows `armed` inserts); `armed` inserts the new timers.
+  from it by hash; `armed` inserts the new timers.
+
+The UPDATEs (head moves, timer disarms) are not in it: joined against a JSON array they
+were planned as hash joins over a scan of every order and every armed timer (the planner
+assumes 100 rows from `json_to_recordset`), a cost that grew with the ledger (1,494 →
+889 records/s within one minute of batches). They go as single-row statements by key,
+in the same pipeline and before this statement (`postgres_pipeline.write_pipelined`).
 
 Constraint names reach the application as before (ledger.store.errors).
 """
@@ -32,14 +34,13 @@ from sqlalchemy.dialects import postgresql
 
 from ledger.store.rows import AppendWrites
 from ledger.store.statements import (
-    advance_params,
     finding_params,
     idempotency_params,
     order_params,
     record_and_payload_params,
 )
 from ledger.store.tables import FINDINGS, IDEMPOTENCY_KEYS, ORDERS, PAYLOADS, RECORDS, TIMERS
-from ledger.store.timer_sql import disarm_params, timer_params
+from ledger.store.timer_sql import timer_params
 
 _DIALECT: Final = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -62,8 +63,6 @@ _TIMER_COLUMNS: Final = [c.name for c in TIMERS.c if c.name != "id"]
 _FINDING_COLUMNS: Final = [c.name for c in FINDINGS.c if c.name not in ("id", "record_id")]
 _IDEMPOTENCY_COLUMNS: Final = [
     c.name for c in IDEMPOTENCY_KEYS.c if c.name != "record_id"]
-_HEAD_COLUMNS: Final = ["sub_state", "main_state", "head_seq", "head_hash", "model",
-                        "updated_at", "facts"]
 _HASH: Final = "statement_hash TEXT"
 _BY_HASH: Final = "JOIN new_records n ON n.statement_hash = {alias}.statement_hash"
 
@@ -89,18 +88,6 @@ RETURNING id, statement_hash
 INSERT INTO payloads (record_id, payload, salt) SELECT n.id, p.payload, p.salt
 FROM {_rows("payloads", "p", _defs(PAYLOADS, ["payload", "salt"], _HASH))}
 {_BY_HASH.format(alias="p")}
-), moved AS (
-UPDATE orders AS t SET {", ".join(f"{c} = m.{c}" for c in _HEAD_COLUMNS)}
-FROM {_rows("moves", "m", _defs(ORDERS, ["tenant", "order_id", *_HEAD_COLUMNS],
-                                "expected_seq BIGINT"))}
-WHERE t.tenant = m.tenant AND t.order_id = m.order_id AND t.head_seq = m.expected_seq
-RETURNING 1
-), disarmed AS (
-UPDATE timers AS t
-SET state = 'disarmed', closed_at = d.at, closed_by_seq = d.by_seq, next_warn_at = NULL
-FROM {_rows("disarms", "d", "tenant TEXT, order_id TEXT, name TEXT, at TEXT, by_seq BIGINT")}
-WHERE t.tenant = d.tenant AND t.order_id = d.order_id AND t.state = 'armed'
-AND t.name = d.name
 ), armed AS (
 INSERT INTO timers ({", ".join(_TIMER_COLUMNS)})
 SELECT * FROM {_rows("timers", "a", _defs(TIMERS, _TIMER_COLUMNS), ordered=False)}
@@ -115,7 +102,7 @@ SELECT {_select("f", _FINDING_COLUMNS)}, n.id
 FROM {_rows("findings", "f", _defs(FINDINGS, _FINDING_COLUMNS, _HASH))}
 {_BY_HASH.format(alias="f")} ORDER BY f.i
 )
-SELECT n.id, n.statement_hash, (SELECT count(*) FROM moved) FROM new_records n"""  # noqa: S608
+SELECT n.id, n.statement_hash FROM new_records n"""  # noqa: S608
 
 
 def append_params(writes: AppendWrites) -> dict[str, str]:
@@ -129,9 +116,6 @@ def append_params(writes: AppendWrites) -> dict[str, str]:
             {"statement_hash": r["statement_hash"], "payload": r["payload"],
              "salt": None if r["salt"] is None else "\\x" + r["salt"].hex()}
             for r in records]),
-        "moves": _json([_head_move(seq, head) for seq, head in writes.head_moves]),
-        "disarms": _json([_renamed(disarm_params(d), _DISARM_NAMES)
-                          for d in writes.timer_disarms]),
         "timers": _json([timer_params(t) for t in writes.timers]),
         "keys": _json([{**idempotency_params(e), "statement_hash": h}
                        for h, e in writes.idempotency]),
@@ -142,17 +126,3 @@ def append_params(writes: AppendWrites) -> dict[str, str]:
 
 def _json(rows: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-
-
-_DISARM_NAMES: Final = {"b_tenant": "tenant", "b_order": "order_id", "b_name": "name"}
-_HEAD_NAMES: Final = {"b_tenant": "tenant", "b_order_id": "order_id",
-                      "b_expected_seq": "expected_seq", "b_new_seq": "head_seq",
-                      **{f"b_{c}": c for c in _HEAD_COLUMNS if c != "head_seq"}}
-
-
-def _head_move(expected_seq: int, head: Any) -> dict[str, Any]:
-    return _renamed(advance_params(expected_seq, head), _HEAD_NAMES)
-
-
-def _renamed(row: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    return {names.get(key, key): value for key, value in row.items()}
