@@ -97,6 +97,7 @@ def create_app(
     )
     app.add_middleware(RequestIds)
     # Outermost, so that it also times and counts what the guard refuses.
-    app.state.metrics = metrics.Metrics(metrics.engine_from_app_state(app.state))
+    app.state.metrics = metrics.Metrics(metrics.engine_from_app_state(app.state),
+                                        metrics.group_commit_from_app_state(app.state))
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -11,6 +11,8 @@ What is counted, and where from:
 - rejections by problem type (`via`: `request` for a whole request, `batch_item`,
   `feed_event`), read from the problem+json the API sent;
 - carrier feed events by feed and outcome;
+- group commit: units of work run for concurrent single appends and the appends they
+  carried (their ratio is the mean group size), read from the append service at scrape;
 - the sequencer's lag (records appended but not yet integrated into the Merkle log:
   `SELECT count(*) FROM sequencing_queue`), read from the database at scrape time.
 
@@ -27,7 +29,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
@@ -37,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import Forbidden, Group
 from api.deps import CurrentPrincipal
 from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from ledger.group_commit import GroupCommit
 from ledger.store.errors import DRIVER_ERRORS
 
 log = logging.getLogger("orderledger.api.metrics")
@@ -61,7 +64,10 @@ _MAX_CAPTURED: Final = 32 * 1024 * 1024
 class Metrics:
     """The app's metrics and its own registry."""
 
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    def __init__(
+        self, engine: Callable[[], Engine | None],
+        group_commit: Callable[[], GroupCommit[Any, Any] | None] = lambda: None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "orderledger_http_requests", "HTTP requests answered, by route template and status",
@@ -90,7 +96,7 @@ class Metrics:
             "orderledger_feed_events", "Carrier events delivered by webhooks, by feed and outcome",
             ["feed", "outcome", "duplicate"], registry=self.registry,
         )
-        self.registry.register(_LedgerCollector(engine))
+        self.registry.register(_LedgerCollector(engine, group_commit))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -141,13 +147,23 @@ def problem_slug(type_uri: Any) -> str:
 class _LedgerCollector(Collector):
     """Gauges read from the database when scraped."""
 
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    def __init__(self, engine: Callable[[], Engine | None],
+                 group_commit: Callable[[], GroupCommit[Any, Any] | None]) -> None:
         self._engine = engine
+        self._group_commit = group_commit
 
     def describe(self) -> Iterable[Metric]:
-        return [GaugeMetricFamily("orderledger_sequencer_lag_records", _LAG_HELP)]
+        return [GaugeMetricFamily("orderledger_sequencer_lag_records", _LAG_HELP),
+                CounterMetricFamily("orderledger_append_groups", _GROUPS_HELP),
+                CounterMetricFamily("orderledger_append_group_items", _GROUP_ITEMS_HELP)]
 
     def collect(self) -> Iterator[Metric]:
+        group_commit = self._group_commit()
+        if group_commit is not None:
+            groups, items = group_commit.totals
+            yield CounterMetricFamily("orderledger_append_groups", _GROUPS_HELP, value=groups)
+            yield CounterMetricFamily("orderledger_append_group_items", _GROUP_ITEMS_HELP,
+                                      value=items)
         engine = self._engine()
         if engine is None:
             return
@@ -161,6 +177,9 @@ class _LedgerCollector(Collector):
 
 
 _LAG_HELP: Final = "Records appended but not yet integrated into the Merkle log"
+_GROUPS_HELP: Final = ("Units of work run by group commit for single appends (items / groups "
+                       "= the mean group size)")
+_GROUP_ITEMS_HELP: Final = "Single appends carried by group commit"
 
 
 def _count(value: Any) -> int:
@@ -243,6 +262,16 @@ def get_metrics(request: Request, principal: CurrentPrincipal) -> Response:
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
+def group_commit_from_app_state(state: Any) -> Callable[[], GroupCommit[Any, Any] | None]:
+    """A getter for the group commit of the app's append service (None before startup)."""
+
+    def group_commit() -> GroupCommit[Any, Any] | None:
+        ledger = getattr(state, "ledger", None)
+        return None if ledger is None else ledger.appender.group_commit
+
+    return group_commit
+
+
 def engine_from_app_state(state: Any) -> Callable[[], Engine | None]:
     """A getter for the engine of the ledger the app opens at startup (None before)."""
 
@@ -255,6 +284,6 @@ def engine_from_app_state(state: Any) -> Callable[[], Engine | None]:
 
 
 __all__: Sequence[str] = (
-    "METRICS_PATH", "Metrics", "MetricsMiddleware", "engine_from_app_state", "problem_slug",
-    "router",
+    "METRICS_PATH", "Metrics", "MetricsMiddleware", "engine_from_app_state",
+    "group_commit_from_app_state", "problem_slug", "router",
 )

@@ -52,6 +52,15 @@ class GroupCommit(Generic[T, R]):
         self._lock = threading.Lock()
         self._queue: list[_Slot[T, R]] = []
         self._leading = False  # a leader is running a group
+        self._groups = 0
+        self._items = 0
+
+    @property
+    def totals(self) -> tuple[int, int]:
+        """(groups run, items they carried) since start: their ratio is the mean group
+        size, which tells how much the commits are shared (for metrics)."""
+        with self._lock:
+            return self._groups, self._items
 
     @property
     def waiting(self) -> int:
@@ -80,6 +89,8 @@ class GroupCommit(Generic[T, R]):
         with self._lock:
             group = self._queue[: self._max_group]
             del self._queue[: self._max_group]
+            self._groups += 1
+            self._items += len(group)
         try:
             outcomes: Sequence[R | BaseException] = self._run_group([s.item for s in group])
             if len(outcomes) != len(group):

@@ -65,6 +65,10 @@ def test_appends_rejections_and_latency_are_counted(api: Api) -> None:
         return _value(after, name, **labels) - _value(before, name, **labels)
 
     assert delta("orderledger_appends_total", via="single") == 2
+    # One after the other, each single append (the refused one too) was a group of its own;
+    # the batch does not go through group commit.
+    assert delta("orderledger_append_groups_total") == 3
+    assert delta("orderledger_append_group_items_total") == 3
     assert delta("orderledger_appends_total", via="batch") == 1
     assert delta("orderledger_rejections_total", problem="illegal-transition",
                  via="request") == 1
