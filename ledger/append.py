@@ -161,20 +161,24 @@ class AppendService:
     def _append_group(
         self, requests: Sequence[EventRequest]
     ) -> list[Appended | InvalidInput | BaseException]:
-        """One group of concurrent `append` calls: one unit of work for all. If the group's
-        writes fail as a whole (an order another process created meanwhile, a lost
-        database connection), each request runs again alone, so that only the request at
-        fault fails."""
+        """One group of concurrent `append` calls: one unit of work for all.
+
+        If the group's writes are refused as a whole (an order or an idempotency key that
+        another process took meanwhile: an InvalidInput raised before COMMIT, so nothing
+        was stored), each request runs again alone, so that only the request at fault is
+        refused. Any other failure (the database gone, perhaps during COMMIT, when nobody
+        knows whether the group was stored) reaches every caller as it is: retrying then
+        could store a request twice."""
         try:
             return list(self.append_many(requests))
-        except Exception:
+        except InvalidInput:
             if len(requests) == 1:
                 raise
         outcomes: list[Appended | InvalidInput | BaseException] = []
         for request in requests:
             try:
                 outcomes.append(self.append_many([request])[0])
-            except Exception as exc:  # this request's own failure
+            except Exception as exc:  # this request's own failure, its unit of work alone
                 outcomes.append(exc)
         return outcomes
 

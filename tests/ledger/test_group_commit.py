@@ -22,7 +22,7 @@ import pytest
 
 from ledger.append import AppendService, EventRequest
 from ledger.audit import audit_ledger
-from ledger.errors import IllegalTransition, InvalidInput, OrderExists
+from ledger.errors import IllegalTransition, InvalidInput, OrderExists, StorageError
 from ledger.group_commit import GroupCommit
 from ledger.service import Ledger
 from ledger.store import Recorder, UnitOfWork
@@ -190,15 +190,17 @@ def held_groups(service: AppendService) -> tuple[list[int], threading.Event]:
 
 
 def concurrent_appends(service: AppendService, gate: threading.Event,
-                       requests: list[EventRequest]) -> list[Any]:
-    """requests[0] leads (held at the gate), the rest queue behind it; the outcomes."""
+                       requests: list[EventRequest],
+                       catch: type[Exception] = InvalidInput) -> list[Any]:
+    """requests[0] leads (held at the gate), the rest queue behind it; the outcomes
+    (exceptions of type `catch` as values)."""
     group = service.group_commit
     assert group is not None
 
     def call(request: EventRequest) -> Any:
         try:
             return service.append(request)
-        except InvalidInput as exc:
+        except catch as exc:
             return exc
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
@@ -276,9 +278,31 @@ def test_a_group_whose_writes_fail_falls_back_to_one_request_at_a_time(
         other.close()
 
 
-def _interleave_before_first_write(recorder: Recorder, meanwhile: Callable[[], object]) -> None:
+def test_a_group_that_fails_otherwise_is_not_retried(ledger: Ledger) -> None:
+    # A failure other than a refusal (the database gone, maybe during COMMIT) leaves it
+    # unknown whether the group was stored: every caller hears of it, nobody is retried.
+    scan = at_hub(ledger, ["order-a", "order-b"])
+
+    def database_gone() -> None:
+        raise StorageError("connection lost")
+
+    _interleave_before_first_write(ledger.recorder, database_gone, failing=True)
+    service = ledger.appender
+    sizes, gate = held_groups(service)
+    requests = [scan.__class__(**{**_fields(scan), "order": o})
+                for o in ("order-a", "order-a", "order-b")]
+    outcomes = concurrent_appends(service, gate, requests, catch=StorageError)
+    assert sizes == [1, 2]
+    assert not isinstance(outcomes[0], Exception)
+    assert [str(o) for o in outcomes[1:]] == ["connection lost"] * 2
+    assert audit_ledger(ledger.recorder).ok
+
+
+def _interleave_before_first_write(recorder: Recorder, meanwhile: Callable[[], object], *,
+                                   failing: bool = False) -> None:
     """Run `meanwhile` (in another thread, so in another transaction) just before the
-    first `write_appends` of more than one record on this recorder."""
+    first `write_appends` of more than one record on this recorder; with `failing`, what
+    it raises is raised from that write."""
     real_unit_of_work = recorder.unit_of_work
     done = threading.Event()
     failures: list[BaseException] = []
@@ -300,6 +324,8 @@ def _interleave_before_first_write(recorder: Recorder, meanwhile: Callable[[], o
                     worker = threading.Thread(target=run)
                     worker.start()
                     worker.join(timeout=30)
+                    if failures and failing:
+                        raise failures[0]
                     if failures:
                         raise AssertionError("the interleaved write failed") from failures[0]
                 return real_write(writes)
