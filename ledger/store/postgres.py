@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from ledger.errors import ConfigurationError
 from ledger.store.core import SqlRecorder, SqlUnitOfWork
 from ledger.store.errors import translated
-from ledger.store.postgres_pipeline import PIPELINE_MAX_RECORDS, write_pipelined
+from ledger.store.postgres_pipeline import ROW_BY_ROW_MAX_RECORDS, write_pipelined
 from ledger.store.rows import AppendWrites, StoredRecord
 from ledger.store.statements import (
     POSTGRES_HOT_PATH,
@@ -37,7 +37,7 @@ _SET_PURPOSE = text("SELECT set_config('orderledger.purpose', :purpose, true)")
 class PostgresUnitOfWork(SqlUnitOfWork):
     hot = POSTGRES_HOT_PATH
     #: `write_appends` inserts row by row up to this many records, set-based above.
-    pipeline_max_records: ClassVar[int] = PIPELINE_MAX_RECORDS
+    row_by_row_max_records: ClassVar[int] = ROW_BY_ROW_MAX_RECORDS
     insert_ignoring_conflict = ignoring_conflict_statements("postgresql")
 
     def _insert_many(self, records: Sequence[StoredRecord]) -> list[int]:
@@ -63,7 +63,7 @@ class PostgresUnitOfWork(SqlUnitOfWork):
             return []
         ids, moved = write_pipelined(
             self._driver_connection(), writes,
-            set_based=len(writes.records) > self.pipeline_max_records)
+            set_based=len(writes.records) > self.row_by_row_max_records)
         if moved != len(writes.head_moves):
             self.advance_heads(writes.head_moves)  # finds the head that moved and raises
         return ids

@@ -39,7 +39,7 @@ from ledger.store.timer_sql import DISARM_ONE, disarm_params, timer_params
 
 #: Up to this many records a unit of work inserts row by row, above it with the set-based
 #: statement (measured crossover: bench/RESULTS.md, session 3).
-PIPELINE_MAX_RECORDS: Final = 1
+ROW_BY_ROW_MAX_RECORDS: Final = 1
 
 _DIALECT: Final = postgresql.dialect()  # type: ignore[no-untyped-call]
 

@@ -1,7 +1,7 @@
 """`UnitOfWork.write_appends`, the append path's one write call, on both backends.
 
-PostgreSQL sends a few records' writes as a pipeline of single-row statements and more as
-one set-based statement: every test runs both routes (the `route` fixture moves the
+PostgreSQL sends all writes in one pipeline, inserting one record row by row and more with
+one set-based statement: every test runs both insert routes (the `route` fixture moves the
 threshold; SQLite, which runs the single-purpose methods in turn, ignores it). All must
 store the same rows, link idempotency entries and findings to the right records, and
 refuse a moved head, an existing order or a taken idempotency key with the ledger's
@@ -27,11 +27,11 @@ from tests.store.factories import (
 )
 
 
-@pytest.fixture(autouse=True, params=["pipeline", "set-based"])
+@pytest.fixture(autouse=True, params=["row-by-row", "set-based"])
 def route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which PostgreSQL route every write of the test takes."""
-    limit = 1_000 if request.param == "pipeline" else 0
-    monkeypatch.setattr(PostgresUnitOfWork, "pipeline_max_records", limit)
+    """Which PostgreSQL insert route every write of the test takes."""
+    limit = 1_000 if request.param == "row-by-row" else 0
+    monkeypatch.setattr(PostgresUnitOfWork, "row_by_row_max_records", limit)
     return str(request.param)
 
 
