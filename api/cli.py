@@ -46,6 +46,17 @@ class _Parser(argparse.ArgumentParser):
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (argparse reports the message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orderledger", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -152,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info",
                        choices=("critical", "error", "warning", "info", "debug"))
+    serve.add_argument("--workers", type=_positive_int, default=1,
+                       help="API worker processes (default 1; one process appends on one "
+                       "core at a time)")
     serve.set_defaults(handler=commands_apikeys.serve)
 
     apikeys = sub.add_parser("apikeys", help="API keys: create, list, revoke")

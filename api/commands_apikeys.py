@@ -82,11 +82,14 @@ def format_demo_keys(issued: list[IssuedKey]) -> str:
 
 def serve(args: argparse.Namespace, out: TextIO) -> int:
     """Run the API with uvicorn until interrupted. On an empty key table, demo keys are
-    issued and printed first."""
+    issued and printed first. With `--workers N` (N > 1) N processes answer requests,
+    each with its own ledger, since one Python process appends on one core at a time;
+    background jobs run here, once."""
     import uvicorn  # imported here: every other command starts faster without it
 
     from api.app import create_app
     from api.logs import configure_json_logs
+    from api.worker import LOG_LEVEL_ENV
 
     settings = Settings.from_env()
     ledger = open_ledger(settings)
@@ -109,8 +112,14 @@ def serve(args: argparse.Namespace, out: TextIO) -> int:
         configure_json_logs(args.log_level)
         # Our JSON logs instead of uvicorn's; our access line carries the request id.
         try:
-            uvicorn.run(create_app(settings, ledger=ledger), host=args.host, port=args.port,
-                        log_config=None, access_log=False)
+            if args.workers == 1:
+                uvicorn.run(create_app(settings, ledger=ledger), host=args.host,
+                            port=args.port, log_config=None, access_log=False)
+            else:  # each worker process opens its own ledger (api/worker.py)
+                os.environ[LOG_LEVEL_ENV] = args.log_level
+                uvicorn.run("api.worker:app", factory=True, workers=args.workers,
+                            host=args.host, port=args.port, log_config=None,
+                            access_log=False)
         finally:
             scheduler.shutdown(wait=True)
     finally:

@@ -20,6 +20,7 @@ from api.cli import main
 from api.logs import REQUEST_ID, JsonFormatter
 from ledger.store import open_recorder
 from tests.api.conftest import Api
+from tests.api.data import create_body
 from tests.api.live import LiveServer
 from tests.ledger.support import open_test_ledger
 
@@ -134,3 +135,69 @@ def test_readyz_is_503_without_a_database(sqlite_url: str, tmp_path: Path) -> No
         server.stop()
         unreachable.close()
         ledger.close()
+
+
+@pytest.mark.parametrize(("value", "message"), [("0", "must be at least 1, not 0"),
+                                               ("two", "not an integer: 'two'")])
+def test_serve_refuses_a_bad_worker_count_in_one_line(
+    value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["serve", "--workers", value])[0] == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_serve_with_workers_answers_from_worker_processes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ORDERLEDGER_DATABASE_URL": postgres_url,
+           "ORDERLEDGER_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(11)]
+        keys = {line.split()[0]: (line.split()[1], line.split()[-1])
+                for line in lines if "olk_" in line}  # role -> (tenant, token)
+        tokens = {role: token for role, (_, token) in keys.items()}
+        assert set(tokens) == {"platform", "carrier", "auditor", "legal", "admin"}, lines
+        server = LiveServer.__new__(LiveServer)
+        server.port = port
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = server.call("GET", "/v1/keys", token=tokens["auditor"])
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        assert reply.status == 200
+        assert len(_worker_processes(process.pid)) == 2
+        for i in range(6):  # every worker appends to the one database
+            created = server.call("POST", "/v1/orders", token=tokens["platform"],
+                                  json_body=create_body(keys["platform"][0], f"workers-{i}"))
+            assert created.status == 201, created.body
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _worker_processes(parent: int) -> list[int]:
+    """The pids of uvicorn's spawned worker processes under `parent`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
