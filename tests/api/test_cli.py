@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,32 +55,15 @@ def test_apikeys_create_list_revoke(
 
 
 def test_serve_prints_urls_and_demo_keys_once(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "ORDERLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ol.db'}",
-           "ORDERLEDGER_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level",
-         "info"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    port = _free_port()
+    process = _serve(f"sqlite:///{tmp_path / 'ol.db'}", tmp_path, port, "--log-level", "info")
     try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(11)]
+        lines = _first_lines(process)
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}" in text
         assert f"http://127.0.0.1:{port}/docs" in text
-        tokens = {line.split()[0]: line.split()[-1] for line in lines if "olk_" in line}
-        assert set(tokens) == {"platform", "carrier", "auditor", "legal", "admin"}
-        server = LiveServer.__new__(LiveServer)
-        server.port = port
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                reply = server.call("GET", "/v1/keys", token=tokens["auditor"])
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.1)
+        keys = _demo_keys(lines)
+        _, reply = _once_up(port, keys["auditor"][1])
         assert reply.status == 200
         assert reply.headers["x-request-id"]
     finally:
@@ -151,35 +135,15 @@ def test_serve_refuses_a_bad_worker_count_in_one_line(
 def test_serve_with_workers_answers_from_worker_processes(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "ORDERLEDGER_DATABASE_URL": postgres_url,
-           "ORDERLEDGER_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    port = _free_port()
+    process = _serve(postgres_url, tmp_path, port, "--workers", "2")
     try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(11)]
-        keys = {line.split()[0]: (line.split()[1], line.split()[-1])
-                for line in lines if "olk_" in line}  # role -> (tenant, token)
-        tokens = {role: token for role, (_, token) in keys.items()}
-        assert set(tokens) == {"platform", "carrier", "auditor", "legal", "admin"}, lines
-        server = LiveServer.__new__(LiveServer)
-        server.port = port
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                reply = server.call("GET", "/v1/keys", token=tokens["auditor"])
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.1)
+        keys = _demo_keys(_first_lines(process))
+        server, reply = _once_up(port, keys["auditor"][1])
         assert reply.status == 200
         assert len(_worker_processes(process.pid)) == 2
         for i in range(6):  # every worker appends to the one database
-            created = server.call("POST", "/v1/orders", token=tokens["platform"],
+            created = server.call("POST", "/v1/orders", token=keys["platform"][1],
                                   json_body=create_body(keys["platform"][0], f"workers-{i}"))
             assert created.status == 201, created.body
     finally:
@@ -201,3 +165,45 @@ def _worker_processes(parent: int) -> list[int]:
         if int(fields[1]) == parent and b"spawn_main" in cmdline:
             found.append(int(stat.parent.name))
     return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(database_url: str, tmp_path: Path, port: int, *options: str) -> subprocess.Popen[str]:
+    """`orderledger serve` in a child process on `port`, stdout and stderr piped."""
+    env = {**os.environ, "ORDERLEDGER_DATABASE_URL": database_url,
+           "ORDERLEDGER_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *options],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _first_lines(process: subprocess.Popen[str]) -> list[str]:
+    """What serve prints before it serves: URLs, database, the demo keys."""
+    assert process.stdout is not None
+    return [process.stdout.readline() for _ in range(11)]
+
+
+def _demo_keys(lines: list[str]) -> dict[str, tuple[str, str]]:
+    """role -> (tenant or `*`, token), from serve's demo key lines; all five roles."""
+    keys = {line.split()[0]: (line.split()[1], line.split()[-1])
+            for line in lines if "olk_" in line}
+    assert set(keys) == {"platform", "carrier", "auditor", "legal", "admin"}, lines
+    return keys
+
+
+def _once_up(port: int, token: str, timeout: float = 60) -> tuple[LiveServer, Any]:
+    """A client of the server on `port` and its first answer to GET /v1/keys."""
+    server = LiveServer.__new__(LiveServer)
+    server.port = port
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return server, server.call("GET", "/v1/keys", token=token)
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
