@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ledger.store import Recorder
+from ledger.store import OrderHead, Recorder, UnitOfWork
 from tests.store.factories import make_chain, make_record, store_order
 
 WRITERS = 16
@@ -20,14 +20,19 @@ def append_next(recorder: Recorder, after_lock: Callable[[], None] = lambda: Non
         head = uow.lock_head("shop-1", "order-1")
         assert head is not None
         after_lock()
-        seq = head.head_seq + 1
-        record = make_record(seq=seq, prev=head.head_hash, from_state=head.sub_state,
-                             to_state=f"S{seq:02d}")
-        uow.insert_records([record])
-        uow.advance_head("shop-1", "order-1", expected_seq=head.head_seq, new_seq=seq,
-                         head_hash=record.statement_hash, sub_state=f"S{seq:02d}",
-                         main_state="S", model=head.model,
-                         updated_at=record.statement.recorded_at)
+        return append_after(uow, head)
+
+
+def append_after(uow: UnitOfWork, head: OrderHead) -> int:
+    """Write the record after `head` (locked by `uow`) and move the head; returns its seq."""
+    seq = head.head_seq + 1
+    record = make_record(seq=seq, prev=head.head_hash, from_state=head.sub_state,
+                         to_state=f"S{seq:02d}")
+    uow.insert_records([record])
+    uow.advance_head("shop-1", "order-1", expected_seq=head.head_seq, new_seq=seq,
+                     head_hash=record.statement_hash, sub_state=f"S{seq:02d}",
+                     main_state="S", model=head.model,
+                     updated_at=record.statement.recorded_at)
     return seq
 
 
@@ -89,3 +94,33 @@ def test_a_locked_head_makes_the_next_writer_wait_for_the_commit(recorder: Recor
     for thread in threads:
         thread.join(30)
     assert seen_by_second == [1]  # it waited for the first writer's commit
+
+
+def test_lock_heads_makes_a_writer_of_any_of_those_orders_wait(recorder: Recorder) -> None:
+    store_order(recorder, make_chain(1))
+    store_order(recorder, make_chain(1, order="order-2"))
+    locked, release = threading.Event(), threading.Event()
+    seen_by_second: list[int] = []
+
+    def first() -> None:
+        with recorder.unit_of_work() as uow:
+            heads = uow.lock_heads([("shop-1", "order-2"), ("shop-1", "order-1")])
+            assert set(heads) == {("shop-1", "order-1"), ("shop-1", "order-2")}
+            locked.set()
+            release.wait(10)
+            seq = append_after(uow, heads[("shop-1", "order-1")])
+            assert seq == 1
+
+    def second() -> None:
+        locked.wait(10)
+        seen_by_second.append(append_next(recorder))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    assert seen_by_second == []  # still waiting for the batch's lock
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert seen_by_second == [2]

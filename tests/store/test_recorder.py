@@ -7,6 +7,7 @@ import pytest
 from ledger.errors import ConcurrencyConflict, KeyStoreError, OrderExists, StorageError
 from ledger.store import (
     IdempotencyEntry,
+    OrderHead,
     Recorder,
     SequencerConflict,
     UnitOfWork,
@@ -37,6 +38,22 @@ def test_order_head_round_trip(recorder: Recorder) -> None:
         assert uow.lock_head("shop-1", "order-1") == head
         assert uow.get_head("shop-1", "order-2") is None
         assert uow.lock_head("shop-2", "order-1") is None
+
+
+def test_lock_heads_returns_exactly_the_stored_heads_asked_for(recorder: Recorder) -> None:
+    stored: dict[tuple[str, str], OrderHead] = {}
+    for tenant, order in [("shop-1", "order-1"), ("shop-1", "order-2"), ("shop-2", "order-1")]:
+        record = make_record(tenant=tenant, order=order)
+        store_order(recorder, [record])
+        stored[(tenant, order)] = head_after(record)
+    asked = [("shop-2", "order-1"), ("shop-1", "order-1"), ("shop-1", "order-9"),
+             ("shop-3", "order-2"), ("shop-1", "order-2")]
+    with recorder.unit_of_work() as uow:
+        locked = uow.lock_heads(asked)
+        assert uow.lock_heads([]) == {}
+        # a key that mixes one order's tenant with another's id names no head
+        assert uow.lock_heads([("shop-2", "order-2")]) == {}
+    assert locked == stored
 
 
 def test_insert_order_twice_raises_order_exists(recorder: Recorder) -> None:
