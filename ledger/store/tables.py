@@ -12,7 +12,7 @@ that were signed. Hashes that statements carry are hex TEXT; Merkle hashes are r
 
 # No `from __future__ import annotations`: SQLModel reads these annotations at run time.
 
-from typing import cast
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -234,6 +235,10 @@ class FindingRow(SQLModel, table=True):
     field: str = Field(sa_type=Text)
 
 
+_ARMED_ONLY: Final[dict[str, Any]] = {"postgresql_where": text("state = 'armed'"),
+                                      "sqlite_where": text("state = 'armed'")}
+
+
 class TimerRowTable(SQLModel, table=True):
     """An SLA timer (migration 0004): armed → fired | disarmed, exactly once."""
 
@@ -241,8 +246,10 @@ class TimerRowTable(SQLModel, table=True):
     __table_args__ = (
         PrimaryKeyConstraint("id", name="pk_timers"),
         CheckConstraint("state IN ('armed', 'fired', 'disarmed')", name="ck_timers_state"),
-        Index("ix_timers_state_deadline", "state", "deadline"),
-        Index("ix_timers_state_next_warn", "state", "next_warn_at"),
+        # Partial: closed timers, nearly all rows, are never looked up by these (0008).
+        Index("ix_timers_armed_deadline", "deadline", **_ARMED_ONLY),
+        Index("ix_timers_armed_next_warn", "next_warn_at", **_ARMED_ONLY),
+        Index("ix_timers_armed_name", "tenant", "order_id", "name", **_ARMED_ONLY),
         Index("ix_timers_order", "tenant", "order_id", "state"),
     )
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 from sqlalchemy import (
     Connection,
     RowMapping,
+    Select,
     bindparam,
     insert,
     literal_column,
@@ -27,12 +28,15 @@ from ledger.store.tables import ALERT_OUTBOX, TIMERS
 
 _T = TIMERS.c
 _A = ALERT_OUTBOX.c
+#: `state = 'armed'` as SQL text, not a bound value: both databases use a partial index
+#: (`WHERE state = 'armed'`, migration 0008) only for a query that says so literally.
+IS_ARMED: Final = _T.state == literal_column("'armed'")
 
 # Built once: the sweep closes timers one by one, and building a statement per call
 # costs more than running it.
 _CLOSE = (
     update(TIMERS)
-    .where((_T.id == bindparam("timer_id")) & (_T.state == "armed"))
+    .where((_T.id == bindparam("timer_id")) & IS_ARMED)
     .values(
         state=bindparam("new_state"),
         closed_at=bindparam("at"),
@@ -48,7 +52,7 @@ DISARM_ONE = (
     .where(
         (_T.tenant == bindparam("b_tenant"))
         & (_T.order_id == bindparam("b_order"))
-        & (_T.state == literal_column("'armed'"))
+        & IS_ARMED
         & (_T.name == bindparam("b_name"))
     )
     .values(
@@ -59,6 +63,12 @@ DISARM_ONE = (
     )
 )
 _INSERT_ALERT = insert(ALERT_OUTBOX)
+
+
+def due_query(moment: Any, now: str, limit: int) -> Select[Any]:
+    """The first `limit` armed timers whose `moment` column (deadline or next warning) is
+    at or before `now`, earliest first."""
+    return select(TIMERS).where(IS_ARMED & (moment <= now)).order_by(moment, _T.id).limit(limit)
 
 
 class TimerSql:
@@ -84,27 +94,17 @@ class TimerSql:
         return int(result.rowcount) == 1
 
     def due_timers(self, now: str, limit: int) -> list[TimerRow]:
-        rows = self._conn.execute(
-            select(TIMERS)
-            .where((_T.state == "armed") & (_T.deadline <= now))
-            .order_by(_T.deadline, _T.id)
-            .limit(limit)
-        ).mappings()
+        rows = self._conn.execute(due_query(_T.deadline, now, limit)).mappings()
         return [_timer_of(r) for r in rows]
 
     def due_warnings(self, now: str, limit: int) -> list[TimerRow]:
-        rows = self._conn.execute(
-            select(TIMERS)
-            .where((_T.state == "armed") & (_T.next_warn_at <= now))
-            .order_by(_T.next_warn_at, _T.id)
-            .limit(limit)
-        ).mappings()
+        rows = self._conn.execute(due_query(_T.next_warn_at, now, limit)).mappings()
         return [_timer_of(r) for r in rows]
 
     def advance_warning(self, timer_id: int, next_warn_at: str | None) -> None:
         self._conn.execute(
             update(TIMERS)
-            .where((_T.id == timer_id) & (_T.state == "armed"))
+            .where((_T.id == timer_id) & IS_ARMED)
             .values(next_warn_at=next_warn_at)
         )
 
