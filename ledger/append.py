@@ -297,8 +297,9 @@ class AppendService:
                 f"tolerance {self._future_tolerance})",
                 field="event_time",
             )
+        # the precision that is signed: whole milliseconds (parse_time gave UTC)
+        event_moment = event_moment.replace(microsecond=event_moment.microsecond // 1000 * 1000)
         event_text = format_time(event_moment)
-        event_moment = parse_time(event_text)  # the precision that is signed
         pack = self._packs(now)
         proposal = Proposal(
             kind=request.kind.value,

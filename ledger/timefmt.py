@@ -8,8 +8,11 @@ a value read back from storage hashes to the same bytes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 from statemodel.errors import InvalidInput
+
+_FORMAT: Final = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
 
 
 def format_time(moment: datetime) -> str:
@@ -20,9 +23,11 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime: an offset is required")
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    # isoformat truncates to milliseconds like the format requires, pads the year to
-    # four digits (strftime's %Y does not on glibc) and costs a fifth of strftime.
-    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    # %-formatting of the fields truncates to milliseconds like the format requires and
+    # pads the year to four digits (strftime's %Y does not on glibc); it costs half of
+    # isoformat(timespec=...) and a tenth of strftime (three calls per appended record).
+    return _FORMAT % (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+                      utc.microsecond // 1000)
 
 
 def parse_time(text: str, *, field: str = "time") -> datetime:
