@@ -48,7 +48,7 @@ _SET_PURPOSE = text("SELECT set_config('orderledger.purpose', :purpose, true)")
 
 class PostgresUnitOfWork(SqlUnitOfWork):
     hot = POSTGRES_HOT_PATH
-    #: `write_appends` inserts row by row up to this many records, set-based above.
+    #: `write_appends` inserts row by row up to this many records, with COPY above.
     row_by_row_max_records: ClassVar[int] = ROW_BY_ROW_MAX_RECORDS
     insert_ignoring_conflict = ignoring_conflict_statements("postgresql")
 
@@ -76,15 +76,15 @@ class PostgresUnitOfWork(SqlUnitOfWork):
 
     @translated
     def write_appends(self, writes: AppendWrites) -> list[int]:
-        """Every write in one round trip (ledger/store/postgres_pipeline.py): updates
-        row by row by key, inserts row by row for a single record and as ONE set-based
-        statement for more (ledger/store/postgres_append.py). Fewer heads moved than
-        asked means a head moved since it was locked: advance_heads finds it and raises."""
+        """Every write in one pipeline (ledger/store/postgres_pipeline.py): updates row
+        by row by key, inserts row by row for a single record and with COPY for more
+        (ledger/store/postgres_copy.py). Fewer heads moved than asked means a head moved
+        since it was locked: advance_heads finds it and raises."""
         if not writes.records:
             return []
         ids, moved = write_pipelined(
             self._driver_connection(), writes,
-            set_based=len(writes.records) > self.row_by_row_max_records)
+            bulk=len(writes.records) > self.row_by_row_max_records)
         if moved != len(writes.head_moves):
             self.advance_heads(writes.head_moves)  # finds the head that moved and raises
         return ids

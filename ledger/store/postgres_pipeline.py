@@ -1,19 +1,20 @@
-"""The append path's writes on PostgreSQL, in one pipeline: one round trip.
+"""The append path's writes on PostgreSQL: one pipeline, then COPY for a batch.
 
-Everything a unit of work's appends produced is sent before any result is read:
+Everything a unit of work's appends produced is sent in one pipeline, nothing waiting
+for a result before its end:
 
 1. the UPDATEs, as single-row statements by key — timer disarms first (so they can only
    close timers armed before this unit of work), then head moves, each only where the
    head still stands at the seq this unit of work locked (the caller compares the count);
-2. the INSERTs: for one record (a single append) as single-row statements — record and
-   payload, new order, timers, idempotency entry, findings; for more, as the ONE
-   set-based statement of `postgres_append`. For one record the single-row statements
-   cost the server ~0.6 ms less CPU than the set-based one, whose JSON decoding, joins
-   and sorts pay off only from a few records on (bench/RESULTS.md, session 3).
+2. for one record (a single append) the INSERTs as single-row statements — record and
+   payload, new order, timers, idempotency entry, findings (rows that need the record's id
+   find it by statement hash): the whole write is this one round trip;
+3. for more records, the new orders and the draw of the records' ids; the rows then go in
+   with COPY (`postgres_copy`), a round trip or two per table. For one record the
+   single-row statements are cheaper: COPY's extra round trips pay off only in batches.
 
 The statements are the recorder's own (`HotPath`, the timer statements), compiled to the
-driver's parameter style once. Idempotency entries and findings find their record by its
-statement hash (unique), so nothing waits for a record id before the pipeline ends.
+driver's parameter style once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
-from ledger.store.postgres_append import APPEND_SQL, append_params
+from ledger.store.postgres_copy import NEXT_IDS_SQL, copy_inserts
 from ledger.store.rows import AppendWrites
 from ledger.store.statements import (
     POSTGRES_HOT_PATH,
@@ -37,8 +38,7 @@ from ledger.store.statements import (
 from ledger.store.tables import FINDINGS, IDEMPOTENCY_KEYS, RECORDS, TIMERS
 from ledger.store.timer_sql import DISARM_ONE, disarm_params, timer_params
 
-#: Up to this many records a unit of work inserts row by row, above it with the set-based
-#: statement (measured crossover: bench/RESULTS.md, session 3).
+#: Up to this many records a unit of work inserts row by row, above it with COPY.
 ROW_BY_ROW_MAX_RECORDS: Final = 1
 
 _DIALECT: Final = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -64,10 +64,10 @@ _FINDING, _FINDING_NAMES = _insert_by_hash(FINDINGS, ("id", "record_id"))
 
 
 def write_pipelined(
-    connection: Any, writes: AppendWrites, *, set_based: bool
+    connection: Any, writes: AppendWrites, *, bulk: bool
 ) -> tuple[list[int], int]:
-    """Send every write of `writes` in one pipeline on the psycopg `connection` (inside
-    its open transaction), the inserts `set_based` or row by row; returns the new
+    """Send every write of `writes` on the psycopg `connection` (inside its open
+    transaction): in one pipeline, plus COPY when `bulk`; returns the new
     records' ids in order and how many heads moved (fewer than `writes.head_moves` when
     a head moved since it was locked: the caller decides). Driver errors (a taken key, a
     stored seq) propagate."""
@@ -81,13 +81,15 @@ def write_pipelined(
         if writes.head_moves:
             moves.executemany(_HOT.advance_head,
                               [advance_params(seq, head) for seq, head in writes.head_moves])
-        if set_based:
-            inserts.execute(APPEND_SQL, append_params(writes))
+        if bulk:
+            if writes.new_orders:  # before the records: a taken order is OrderExists
+                fire.executemany(_HOT.insert_order, [order_params(h) for h in writes.new_orders])
+            inserts.execute(NEXT_IDS_SQL, (len(writes.records),))
         else:
             record_cursors = _send_inserts(connection, fire, writes)
-    if set_based:
-        by_hash = {str(hash_): int(record_id) for record_id, hash_ in inserts.fetchall()}
-        ids = [by_hash[r.statement_hash] for r in writes.records]
+    if bulk:
+        ids = [int(record_id) for (record_id,) in inserts.fetchall()]
+        copy_inserts(inserts, writes, ids)
     else:
         ids = [int(cursor.fetchone()[0]) for cursor in record_cursors]
     moved = moves.rowcount if writes.head_moves else 0

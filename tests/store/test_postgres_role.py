@@ -13,11 +13,20 @@ from sqlalchemy import create_engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from ledger.store import IdempotencyEntry, ImmutabilityViolation, Recorder, open_recorder
+from ledger.store import (
+    AppendWrites,
+    FindingEntry,
+    IdempotencyEntry,
+    ImmutabilityViolation,
+    Recorder,
+    TimerRow,
+    open_recorder,
+)
 from ledger.store.errors import translate
 from tests.conftest import PostgresServer
 from tests.store.factories import (
     engine_of,
+    head_after,
     make_chain,
     make_checkpoint,
     make_key,
@@ -69,6 +78,35 @@ def test_the_app_role_can_do_everything_the_ledger_does(app_recorder: Recorder) 
         assert uow.log_size() == 3
         assert [r.payload is None for r in uow.get_chain("shop-1", "order-1")] == [
             True, True, False]
+
+
+def test_the_app_role_can_write_a_batch(app_recorder: Recorder) -> None:
+    """A batch's writes: new order, record ids drawn from their sequence, COPY of records,
+    payloads, timers, idempotency entries and findings; then a head move and a disarm."""
+    first, second, third = make_chain(3, order="order-2")
+    timer = TimerRow(tenant="shop-1", order="order-2", name="no_scan", sub_state="M01.02",
+                     armed_seq=1, deadline=time_at(3600), warn_at=(), next_warn_at=None,
+                     state="armed", created_at=time_at(2))
+    finding = FindingEntry(record_id=0, tenant="shop-1", order="order-2", seq=1,
+                           sub_state="M01.02", recorded_at=time_at(2), pack="p@1",
+                           rule_id="R-1", severity="flag", citation="c", message="m",
+                           field="x")
+    key = IdempotencyEntry("shop-1", "k-2", "h", 0, time_at(2))
+    with app_recorder.unit_of_work() as uow:
+        ids = uow.write_appends(AppendWrites(
+            records=[first, second], new_orders=[head_after(second)], timers=[timer],
+            idempotency=[(second.statement_hash, key)],
+            findings=[(second.statement_hash, finding)]))
+    with app_recorder.unit_of_work() as uow:
+        uow.write_appends(AppendWrites(
+            records=[third], head_moves=[(1, head_after(third))],
+            timer_disarms=[("shop-1", "order-2", "no_scan", time_at(3), 2)]))
+    with app_recorder.unit_of_work(read_only=True) as uow:
+        assert [r.record_id for r in uow.get_chain("shop-1", "order-2")][:2] == ids
+        assert [t.state for t in uow.list_timers(order="order-2")] == ["disarmed"]
+        entry = uow.get_idempotency("shop-1", "k-2")
+        assert entry is not None
+        assert entry.record_id == ids[1]
 
 
 FORBIDDEN = [
