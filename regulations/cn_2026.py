@@ -196,12 +196,12 @@ def _integrity_rules(thresholds: Cn2026Thresholds, retention: RetentionPolicy) -
               "a shorter retention date would schedule unlawful deletion"),
         _rule("CN-COLDCHAIN-001", "冷链超温须转入超标状态", "Cold-chain excursion moves to breach",
               GB_31605, block, Check(lifecycle.cold_chain_must_breach(
-                  threshold=thresholds.cold_chain_excursion)),
+                  threshold=thresholds.cold_chain_excursion), keys=lifecycle.EXCURSION_KEYS),
               "goods out of range must be quarantined; accepting the record without the "
               "breach state would let them travel on to a consumer"),
         _rule("CN-COLDCHAIN-002", "冷链超温无法转入超标状态", "Cold-chain excursion unresolved",
               GB_31605, flag, Check(lifecycle.cold_chain_unresolved(
-                  threshold=thresholds.cold_chain_excursion)),
+                  threshold=thresholds.cold_chain_excursion), keys=lifecycle.EXCURSION_KEYS),
               "the reading must be kept (traceability) even where the order cannot move "
               "to the breach state or the duration is unknown"),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, Final
 
 from regulations.facts import OrderFacts
@@ -71,16 +72,42 @@ PLACEHOLDERS: Final = frozenset(
 )
 _WAYBILL: Final = re.compile(r"^[A-Z0-9]{8,32}$")
 MIN_WAYBILL_DIGITS: Final = 6
+#: `str.translate` table that deletes the ASCII digits (counted by what it removes).
+_WITHOUT_ASCII_DIGITS: Final = str.maketrans("", "", "0123456789")
 
 
 #: Key endings of the coded fields the two checks below read.
 _CODED_KEY_ENDINGS: Final = ("admin_code", "carrier_code", "waybill_no")
+#: What `_key_role` answers: bits for the leaf checks that read a leaf under that key.
+_CODED: Final = 1
+_PERSON_NAME: Final = 2
 
 
-def _coded_leaves(proposal: Proposal) -> list[Leaf]:
-    # The few leaves either coded-field check reads, found in one pass for both.
-    return [leaf for leaf in proposal.leaves
-            if leaf[1] is not None and leaf[1].endswith(_CODED_KEY_ENDINGS)]
+# Leaf keys come from the catalogue's schemas: a few dozen distinct ones, asked about on
+# every append. The bound only guards against a flood of made-up keys.
+@lru_cache(maxsize=2048)
+def _key_role(key: str) -> int:
+    role = _CODED if key.endswith(_CODED_KEY_ENDINGS) else 0
+    return role | _PERSON_NAME if is_person_name_key(key) else role
+
+
+def _keyed_leaves(proposal: Proposal) -> tuple[tuple[Leaf, ...], tuple[Leaf, ...]]:
+    """The leaves the coded-field checks read (key ending in a `_CODED_KEY_ENDINGS`),
+    and the string leaves `no_full_names` reads (person-name key), each in leaf order:
+    one pass for the three checks."""
+    coded: list[Leaf] = []
+    named: list[Leaf] = []
+    for leaf in proposal.leaves:
+        key = leaf[1]
+        if key is None:
+            continue
+        role = _key_role(key)
+        if role:
+            if role & _CODED:
+                coded.append(leaf)
+            if role & _PERSON_NAME and isinstance(leaf[2], str):
+                named.append(leaf)
+    return tuple(coded), tuple(named)
 
 
 def required_fields_present(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
@@ -114,11 +141,13 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
     """Expected times and deadlines set by this record lie after its event time, and
     every window starts before it ends."""
     event_time = proposal.event_time
-    event_day = event_time.astimezone(CHINA_TIME).date()
     payload = proposal.payload
-    for key, value in payload.items():
-        if key in ESTIMATE_FIELDS or key.startswith("expected_"):
-            path = f"payload.{key}"
+    keys = tuple(payload)
+    known = _estimate_keys(keys)
+    for key, is_date in _estimate_roles(keys) if known is None else known:
+        value = payload[key]
+        path = f"payload.{key}"
+        if not is_date:
             moment = proposal.instant(key)
             if moment is None:
                 yield Violation(path, f"expected time {value!r} is not an RFC 3339 time "
@@ -126,15 +155,15 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
             elif moment <= event_time:
                 yield Violation(path, f"expected time {value} is not after the event time "
                                 f"{event_time.isoformat()}")
-        elif key in ESTIMATE_DATE_FIELDS:
-            path = f"payload.{key}"
-            day = parse_calendar_date(value)
-            if day is None:
-                yield Violation(path, f"expected date {value!r} is not a YYYY-MM-DD date")
-            elif day < event_day:
-                yield Violation(path, f"expected date {day} is before the event's date "
-                                f"{event_day} (China time)")
-    if payload.keys().isdisjoint(_WINDOW_KEYS):
+            continue
+        day = parse_calendar_date(value)
+        event_day = event_time.astimezone(CHINA_TIME).date()
+        if day is None:
+            yield Violation(path, f"expected date {value!r} is not a YYYY-MM-DD date")
+        elif day < event_day:
+            yield Violation(path, f"expected date {day} is before the event's date "
+                            f"{event_day} (China time)")
+    if _WINDOW_KEYS.isdisjoint(keys):
         return  # no window in this record (an absent key reads as no time)
     for start_key, end_key in WINDOW_PAIRS:
         start = proposal.instant(start_key)
@@ -144,9 +173,31 @@ def estimates_after_event(proposal: Proposal, facts: OrderFacts) -> Iterator[Vio
                             f"it starts ({start.isoformat()}, {start_key})")
 
 
+def _estimate_roles(keys: tuple[str, ...]) -> Iterator[tuple[str, bool]]:
+    """Of a payload's keys, in order, those `estimates_after_event` reads, each with
+    whether it holds a date (else a time). Raises AttributeError for a key that is not
+    a string, when it comes to it."""
+    for key in keys:
+        if key in ESTIMATE_FIELDS or key.startswith("expected_"):
+            yield key, False
+        elif key in ESTIMATE_DATE_FIELDS:
+            yield key, True
+
+
+# Payload key sets come from the catalogue's schemas (a few per sub-state); the bound
+# only guards against a flood of made-up ones.
+@lru_cache(maxsize=1024)
+def _estimate_keys(keys: tuple[str, ...]) -> tuple[tuple[str, bool], ...] | None:
+    """`_estimate_roles(keys)`, remembered; None unless every key is a `str` (then the
+    check classifies as it goes, to fail where it always did)."""
+    if not all(type(key) is str for key in keys):
+        return None
+    return tuple(_estimate_roles(keys))
+
+
 def admin_codes_plausible(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Every `*admin_code` is a GB/T 2260 code: six digits under a real province prefix."""
-    for path, key, value in proposal.derived(_coded_leaves):
+    for path, key, value in proposal.derived(_keyed_leaves)[0]:
         if key is None or not key.endswith("admin_code"):
             continue
         text = value if isinstance(value, str) else repr(value)
@@ -162,32 +213,40 @@ def carrier_and_waybill_plausible(proposal: Proposal, facts: OrderFacts) -> Iter
     """Carrier codes name a carrier (lower-case code, no placeholder) and waybill numbers
     have a trackable form (8-32 upper-case letters and digits, at least six digits, not
     one repeated character)."""
-    for path, key, value in proposal.derived(_coded_leaves):
+    for path, key, value in proposal.derived(_keyed_leaves)[0]:
         if key is None:
             continue
         if key.endswith("carrier_code"):
-            yield from _carrier_code(path, value)
+            found = _carrier_code(path, value)
         elif key.endswith("waybill_no"):
-            yield from _waybill(path, value)
+            found = _waybill(path, value)
+        else:
+            continue
+        if found is not None:
+            yield found
 
 
-def _carrier_code(path: str, value: Any) -> Iterator[Violation]:
+def _carrier_code(path: str, value: Any) -> Violation | None:
     if not isinstance(value, str) or not _CARRIER_CODE.match(value):
-        yield Violation(path, f"carrier code must be a lower-case code such as sf, zto, "
-                        f"jd, got {value!r}")
-    elif value in PLACEHOLDERS:
-        yield Violation(path, f"carrier code {value!r} is a placeholder, not a carrier")
+        return Violation(path, f"carrier code must be a lower-case code such as sf, zto, "
+                         f"jd, got {value!r}")
+    if value in PLACEHOLDERS:
+        return Violation(path, f"carrier code {value!r} is a placeholder, not a carrier")
+    return None
 
 
-def _waybill(path: str, value: Any) -> Iterator[Violation]:
+def _waybill(path: str, value: Any) -> Violation | None:
     if not isinstance(value, str) or not _WAYBILL.match(value):
-        yield Violation(path, f"waybill number must be 8-32 upper-case letters and digits, "
-                        f"got {value!r}")
-    elif sum(map(str.isdigit, value)) < MIN_WAYBILL_DIGITS:
-        yield Violation(path, f"waybill number {value} has fewer than "
-                        f"{MIN_WAYBILL_DIGITS} digits")
-    elif len(set(value)) == 1:
-        yield Violation(path, f"waybill number {value} repeats one character")
+        return Violation(path, f"waybill number must be 8-32 upper-case letters and digits, "
+                         f"got {value!r}")
+    # The value matched _WAYBILL: ASCII letters and digits (and maybe a final line
+    # break, which `$` lets through), so its digits are the ASCII ones translate drops.
+    if len(value) - len(value.translate(_WITHOUT_ASCII_DIGITS)) < MIN_WAYBILL_DIGITS:
+        return Violation(path, f"waybill number {value} has fewer than "
+                         f"{MIN_WAYBILL_DIGITS} digits")
+    if len(set(value)) == 1:
+        return Violation(path, f"waybill number {value} repeats one character")
+    return None
 
 
 def _is_virtual_number_field(key: str | None, text: str) -> bool:
@@ -226,9 +285,8 @@ def no_raw_resident_ids(proposal: Proposal, facts: OrderFacts) -> Iterator[Viola
 
 def no_full_names(proposal: Proposal, facts: OrderFacts) -> Iterator[Violation]:
     """Fields that name a person hold a masked name (张**) or a pseudonym, never a full name."""
-    for path, key, value in proposal.leaves:
-        if (isinstance(value, str) and key is not None and is_person_name_key(key)
-                and looks_like_full_name(value)):
+    for path, _key, value in proposal.derived(_keyed_leaves)[1]:
+        if looks_like_full_name(value):
             yield Violation(path, "holds an unmasked personal name; mask it (张**) or "
                             "replace it with a pseudonym")
 
@@ -253,9 +311,20 @@ def _may_hold_mobile_number(proposal: Proposal) -> bool:
 
 
 def _may_hold_resident_id(proposal: Proposal) -> bool:
-    return may_hold_resident_id("\n".join(
-        text for text in proposal.derived(_long_texts) if len(text) >= RESIDENT_ID_LENGTH
-    ))
+    # Only a text with 18 characters, 17 of them digits, can hold an identity number:
+    # most records hold none (a time has 14 digits), and skip the join and the search.
+    texts = [text for text in proposal.derived(_long_texts)
+             if len(text) >= RESIDENT_ID_LENGTH and _enough_digits_for_an_id(text)]
+    return bool(texts) and may_hold_resident_id("\n".join(texts))
+
+
+
+def _enough_digits_for_an_id(text: str) -> bool:
+    # False only when `text` surely has fewer digits than an identity number's 17. Only
+    # an ASCII text is counted (cheaply, in C); `\d` also matches other scripts' digits.
+    return not text.isascii() or (
+        len(text) - len(text.translate(_WITHOUT_ASCII_DIGITS)) >= RESIDENT_ID_LENGTH - 1
+    )
 
 
 def _scalar_text(value: Any) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from regulations.cn_actionable import PLACEHOLDERS
@@ -51,6 +52,13 @@ RETURN_REQUEST_SCOPE: Final = Scope(to_states=frozenset({RETURN_REQUESTED}))
 REFUND_SCOPE: Final = Scope(to_states=frozenset({REFUNDED}))
 RETENTION_SCOPE: Final = Scope(to_states=frozenset({COMPLETED, ARCHIVED}))
 TIME_SCOPE: Final = TRANSITIONS
+#: The payload keys the cold-chain checks read (their `Check.keys`): a record with none
+#: of them reports no excursion. The required-range keys are among them because reading
+#: a declared range may raise (a number too large for a float), which must still block.
+EXCURSION_KEYS: Final = frozenset(
+    {"observed_min_c", "observed_max_c", "excursion_minutes", "required_min_c",
+     "required_max_c", "required_range_c", "temp_class"}
+)
 # Fields that record when something already HAPPENED: none may lie in the future.
 OCCURRENCE_FIELDS: Final = frozenset(
     {
@@ -241,13 +249,21 @@ def not_in_future(*, skew: timedelta) -> CheckFunction:
         if proposal.event_time > limit:
             yield Violation("event_time", f"event time {_iso(proposal.event_time)} is in the "
                             f"future (ledger clock {_iso(proposal.now)}, tolerance {skew})")
-        for key in proposal.payload:
-            moment = proposal.instant(key) if key in OCCURRENCE_FIELDS else None
+        for key in _occurrence_keys(tuple(proposal.payload)):
+            moment = proposal.instant(key)
             if moment is not None and moment > limit:
                 yield Violation(f"payload.{key}", f"{key} {_iso(moment)} has not happened "
                                 f"yet (ledger clock {_iso(proposal.now)}, tolerance {skew})")
 
     return check
+
+
+# Payload key sets come from the catalogue's schemas (a few per sub-state); the bound
+# only guards against a flood of made-up ones.
+@lru_cache(maxsize=1024)
+def _occurrence_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys among `keys` that are `OCCURRENCE_FIELDS`, in order."""
+    return tuple(key for key in keys if key in OCCURRENCE_FIELDS)
 
 
 def retention_not_shortened(*, transaction_months: int) -> CheckFunction:

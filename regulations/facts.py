@@ -13,7 +13,7 @@ fold never fails on data the append service already accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -115,7 +115,10 @@ def required_range(payload: Any) -> tuple[float, float] | None:
     return TEMPERATURE_CLASS_RANGES.get(temp_class) if isinstance(temp_class, str) else None
 
 
-@dataclass(frozen=True, slots=True)
+# Not slotted on purpose: the fold, `to_json` and `from_json` copy or fill all 21 fields
+# at once through the instance dict (one C call each, see `_built`), where 21 slot
+# stores or reads cost more than the rest of the fold. Frozen all the same.
+@dataclass(frozen=True)
 class OrderFacts:
     """The facts of one order after its accepted records (see module docstring).
 
@@ -193,7 +196,9 @@ class OrderFacts:
         if not proposal.is_transition:
             return self._replace({"records": self.records + 1})
         payload = proposal.payload
-        at = proposal.event_time.astimezone(UTC)
+        at = proposal.event_time
+        if at.tzinfo is not UTC:  # astimezone(UTC) of a UTC time is that time itself
+            at = at.astimezone(UTC)
         to_state = proposal.to_state
         changes: dict[str, Any] = {
             "records": self.records + 1,
@@ -247,9 +252,9 @@ class OrderFacts:
 
     def _replace(self, changes: dict[str, Any]) -> OrderFacts:
         # dataclasses.replace, without its walk over the field specs.
-        values = dict(zip(_FIELD_NAMES, _read_fields(self), strict=True))
+        values = _field_values(self)
         values.update(changes)
-        return _built(values.values())
+        return _built(values)
 
     def _cooling_off(self, proposal: Proposal, changes: dict[str, Any]) -> dict[str, Any]:
         payload = proposal.payload
@@ -267,13 +272,14 @@ class OrderFacts:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (times as RFC 3339 UTC with `Z`, full precision); `from_json` inverts it."""
-        values = _read_fields(self)
-        document = dict(zip(_FIELD_NAMES, values, strict=True))
-        for (name, is_time), value in zip(_FIELD_KINDS, values, strict=True):
+        document = _field_values(self)
+        for name, value in document.items():  # replaces values only: the keys stay put
             if value is None:
                 continue  # None stays None, whatever the field (most are, most of the time)
-            if is_time:
-                document[name] = _format(value)
+            if name in _TIME_FIELDS:
+                # The fold's times are all UTC: skip `_format`'s test for naive ones.
+                document[name] = (_format_aware(value) if value.tzinfo is UTC
+                                  else _format(value))
             elif isinstance(value, tuple):
                 document[name] = list(value)
         return document
@@ -284,6 +290,10 @@ class OrderFacts:
         if not document.keys() <= _FIELD_NAME_SET:
             unknown = sorted(set(document) - _FIELD_NAME_SET)
             raise ValueError(f"unknown order-facts fields: {unknown}")
+        if cls is OrderFacts:
+            # The loop below is the reference: it says why a document is refused.
+            with suppress(Exception):
+                return _facts_of_document(document)
         values: dict[str, Any] = dict(_DEFAULTS) if cls is OrderFacts else {}
         for name, value in document.items():
             if name in _TIME_FIELDS and value is not None:
@@ -296,36 +306,70 @@ class OrderFacts:
             elif name == "cold_chain_range_c" and value is not None:
                 value = (float(value[0]), float(value[1]))
             values[name] = value
-        return _built(values.values()) if cls is OrderFacts else cls(**values)
+        return _built(values) if cls is OrderFacts else cls(**values)
 
 
 #: The fields in declaration order (the order `to_json` writes), read once: looking them
 #: up with `dataclasses.fields` on every append cost more than the conversion itself.
 _FIELD_NAMES: Final = tuple(spec.name for spec in fields(OrderFacts))
 _FIELD_NAME_SET: Final = frozenset(_FIELD_NAMES)
-_FIELD_KINDS: Final = tuple((name, name in _TIME_FIELDS) for name in _FIELD_NAMES)
+#: The time fields, in `_FIELD_NAMES` order.
+_TIME_NAMES: Final = tuple(name for name in _FIELD_NAMES if name in _TIME_FIELDS)
 #: Every field's value, in `_FIELD_NAMES` order, in one call.
 _read_fields: Final = attrgetter(*_FIELD_NAMES)
 #: Each field's default, by name, in `_FIELD_NAMES` order (all immutable).
 _DEFAULTS: Final = tuple(zip(_FIELD_NAMES, _read_fields(OrderFacts()), strict=True))
-#: Each field's slot setter, in `_FIELD_NAMES` order (see `_built`).
-_SLOT_SETTERS: Final = tuple(OrderFacts.__dict__[name].__set__ for name in _FIELD_NAMES)
 if hasattr(OrderFacts, "__post_init__"):  # `_built` would skip it
     raise TypeError("OrderFacts gained a __post_init__: _built must call it")
 
 
-def _built(values: Iterable[Any]) -> OrderFacts:
-    """`OrderFacts(*values)` for a value of every field in declaration order.
+def _facts_of_document(document: dict[str, Any]) -> OrderFacts:
+    """`OrderFacts.from_json(document)` for a well-formed document: the defaults, updated
+    with the document in one step, then the few fields that need converting. Raises
+    (something) for any document `from_json`'s loop refuses; that loop then tells why."""
+    if not document.keys() <= _FIELD_NAME_SET:
+        raise ValueError("unknown fields")  # never shown: from_json's own check words it
+    values = dict(_DEFAULTS)
+    values.update(document)
+    for name in _TIME_NAMES:
+        value = values[name]
+        if value is not None:
+            moment = _stored_instant(value) if type(value) is str else parse_instant(value)
+            if moment is None:
+                raise ValueError(name)
+            values[name] = moment
+    values["states_visited"] = tuple(values["states_visited"])
+    declared = values["cold_chain_range_c"]
+    if declared is not None:
+        values["cold_chain_range_c"] = (float(declared[0]), float(declared[1]))
+    return _built(values)
+
+
+def _built(values: dict[str, Any]) -> OrderFacts:
+    """`OrderFacts(**values)` for a fresh dict of every field, by name, in declaration
+    order (the dict becomes the instance's own: the caller must not keep it).
 
     The frozen dataclass's __init__ sets each of the 21 fields through
-    object.__setattr__; setting the slots directly costs half as much, and the fold and
-    `from_json` build facts on every append. OrderFacts has no __post_init__ to skip
-    (checked above) and no field is computed, so the result is the same.
+    object.__setattr__; handing over the whole instance dict is one call, and the fold
+    and `from_json` build facts on every append. OrderFacts has no __post_init__ to skip
+    (checked above) and no field is computed, so the result is the same: the same
+    attributes, in the same order, as __init__ would have stored.
     """
     facts = object.__new__(OrderFacts)
-    for set_slot, value in zip(_SLOT_SETTERS, values, strict=True):
-        set_slot(facts, value)
+    object.__setattr__(facts, "__dict__", values)
     return facts
+
+
+def _field_values(facts: OrderFacts) -> dict[str, Any]:
+    """A new dict of every field's value, by name, in declaration order.
+
+    An OrderFacts' instance dict holds just that (its __init__ and `_built` store the
+    fields in that order, and it is frozen), so it is copied in one call; a subclass
+    may hold more, so its fields are read one by one.
+    """
+    if type(facts) is OrderFacts:
+        return facts.__dict__.copy()
+    return dict(zip(_FIELD_NAMES, _read_fields(facts), strict=True))
 
 
 # An order's stored facts repeat the same few times (placed_at, paid_at, the previous

@@ -28,13 +28,13 @@ from regulations.citation import Citation
 from regulations.errors import EmptyPolicy, RegulationError, RuleViolation
 from regulations.facts import OrderFacts
 from regulations.pack import PackId
-from regulations.proposal import Proposal, require_aware
+from regulations.proposal import TRANSITION, Proposal, require_aware
 from regulations.retention import RetentionPolicy
 
 _RULE_ID: Final = re.compile(r"^[A-Z]{2,4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{3}$")
-#: The key under which `Pack._rules_for` keeps the rules its memo was computed for.
+#: The key under which `Pack._plan_for` keeps the rules its memo was computed for.
 _RULES: Final = object()
-#: How many edges `Pack._rules_for` remembers before it starts afresh.
+#: How many edges `Pack._plan_for` remembers before it starts afresh.
 _MAX_EDGES: Final = 4096
 
 
@@ -121,7 +121,7 @@ class Scope:
     def covers(self, proposal: Proposal) -> bool:
         """True when the check can find anything in `proposal`."""
         return (
-            proposal.is_transition
+            proposal.kind == TRANSITION  # `is_transition`, without the property call
             and (self.to_states is None or proposal.to_state in self.to_states)
             and (self.from_states is None or proposal.from_state in self.from_states)
             and (self.events is None or proposal.event in self.events)
@@ -150,17 +150,23 @@ class Check:
     """A leaf whose function yields violations itself (one per offending field).
 
     With a `scope`, the function is only called for records the scope covers; it must
-    answer nothing for the others (see `Scope`).
+    answer nothing for the others (see `Scope`). With `keys`, it is only called for
+    records whose payload holds at least one of these keys; for the others it must
+    answer nothing and raise nothing (a test checks both promises of every pack check).
     """
 
-    __slots__ = ("function", "scope")
+    __slots__ = ("function", "keys", "scope")
 
-    def __init__(self, function: CheckFunction, *, scope: Scope | None = None) -> None:
+    def __init__(self, function: CheckFunction, *, scope: Scope | None = None,
+                 keys: frozenset[str] | None = None) -> None:
         self.function = function
         self.scope = scope
+        self.keys = keys
 
     def check(self, proposal: Proposal, facts: OrderFacts) -> list[Violation]:
         if self.scope is not None and not self.scope.covers(proposal):
+            return []
+        if self.keys is not None and proposal.payload.keys().isdisjoint(self.keys):
             return []
         return list(self.function(proposal, facts))
 
@@ -273,11 +279,15 @@ class Rule:
         try:
             violations = self.policy.check(proposal, facts)
         except Exception as exc:  # a broken check must block, not crash or pass
-            return [self._finding(Severity.BLOCK, Violation("", f"rule could not be "
-                                  f"evaluated ({type(exc).__name__}: {exc})"))]
+            return [self._failure(exc)]
         if not violations:  # the usual answer: build nothing
             return []
         return [self._finding(self.severity, violation) for violation in violations]
+
+    def _failure(self, exc: Exception) -> Finding:
+        # What `evaluate` (and `Pack.evaluate`) report for a check that raised.
+        return self._finding(Severity.BLOCK, Violation("", f"rule could not be "
+                             f"evaluated ({type(exc).__name__}: {exc})"))
 
     def _finding(self, severity: Severity, violation: Violation) -> Finding:
         where = violation.field or "record"
@@ -304,7 +314,7 @@ class Pack:
     rules: tuple[Rule, ...]
     retention: RetentionPolicy
     title: str = ""
-    #: `_rules_for`'s memo: rules in scope by (kind, from, to, event), and under `_RULES`
+    #: `_plan_for`'s memo: rules in scope by (kind, from, to, event), and under `_RULES`
     #: the rules it was computed for.
     _scoped: dict[object, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -358,28 +368,50 @@ class Pack:
             raise EmptyPolicy(f"pack {self.pack_id} has no rules: an empty pack fails closed")
         blocks: list[Finding] = []
         flags: list[Finding] = []
-        for rule in self._rules_for(proposal):
-            findings = rule.evaluate(proposal, facts)
-            if findings:
-                for finding in findings:
-                    (blocks if finding.severity is Severity.BLOCK else flags).append(finding)
+        present = proposal.payload.keys()
+        for rule, direct in self._plan_for(proposal):
+            # What `rule.evaluate` does, less the calls in between: a plain `Check`
+            # whose scope covers the edge (the plan says so) is asked directly.
+            try:
+                if direct is not None:
+                    keys = direct.keys
+                    if keys is not None and present.isdisjoint(keys):
+                        continue  # none of the keys it reads: it finds nothing
+                    violations: Iterable[Violation] = list(direct.function(proposal, facts))
+                else:
+                    violations = rule.policy.check(proposal, facts)
+            except Exception as exc:  # a broken check must block, not crash or pass
+                blocks.append(rule._failure(exc))
+                continue
+            if violations:  # the usual answer is none: build nothing
+                severity = rule.severity
+                found = blocks if severity is Severity.BLOCK else flags
+                for violation in violations:
+                    found.append(rule._finding(severity, violation))
         return Verdict(blocks, flags)
 
-    def _rules_for(self, proposal: Proposal) -> tuple[Rule, ...]:
+    def _plan_for(self, proposal: Proposal) -> tuple[tuple[Rule, Check | None], ...]:
         """The pack's rules, in order, less those whose scope does not cover the record's
-        kind and edge. Remembered per edge (a few dozen in a catalogue) for these rules."""
+        kind and edge; each with its `Check` when that is a plain `Check` (whose function
+        `evaluate` may call directly), else None. Remembered per edge (a few dozen in a
+        catalogue) for these rules.
+
+        Scopes read only the kind and the edge (see `Scope`), so the plan of one edge
+        holds for every record on it, whatever its payload, actor or facts.
+        """
         memo = self._scoped
         if memo.get(_RULES) is not self.rules:  # first use, or the rules were replaced
             memo.clear()
             memo[_RULES] = self.rules
         edge = (proposal.kind, proposal.from_state, proposal.to_state, proposal.event)
-        found = memo.get(edge)
+        found: tuple[tuple[Rule, Check | None], ...] | None = memo.get(edge)
         if found is None:
             if len(memo) > _MAX_EDGES:  # made-up edges must not grow it without end
                 memo.clear()
                 memo[_RULES] = self.rules
             found = memo[edge] = tuple(
-                rule for rule in self.rules
+                (rule, rule.policy if type(rule.policy) is Check else None)
+                for rule in self.rules
                 if not isinstance(rule.policy, Check)
                 or rule.policy.scope is None
                 or rule.policy.scope.covers(proposal)

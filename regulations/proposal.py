@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
@@ -29,12 +29,21 @@ def require_aware(moment: datetime, *, field: str) -> datetime:
     Raises InvalidInput naming `field` for a naive datetime: without an offset the
     instant is ambiguous, and every rule about time would be guessing.
     """
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    zone = moment.tzinfo
+    # UTC first: the ledger's clock and parsed times carry it (the usual case).
+    if zone is not UTC and (zone is None or moment.utcoffset() is None):
         raise InvalidInput(f"{field}: a timezone-aware datetime is required", field=field)
     return moment
 
 
-@dataclass(frozen=True, slots=True)
+#: `payload`'s default: no payload (copied like any other on construction).
+_NO_PAYLOAD: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+# `__init__` is written out (init=False) and the class is not slotted: it stores all its
+# attributes with one instance-dict assignment, where the generated one made thirteen
+# object.__setattr__ calls, which cost more than the rest of the construction.
+@dataclass(frozen=True, init=False)
 class Proposal:
     """One record as proposed to the ledger.
 
@@ -63,21 +72,33 @@ class Proposal:
     #: Every scalar of the payload as `regulations.values.walk` yields it, walked once
     #: here for all the rules that scan the payload (they run on every append).
     leaves: tuple[Leaf, ...] = field(init=False, repr=False, compare=False)
-    #: What `instant` parsed, by payload key.
-    _instants: dict[str, datetime | None] = field(init=False, repr=False, compare=False)
-    #: What `derived` computed, by the function that computed it.
-    _derived: dict[Callable[[Proposal], Any], Any] = field(
-        init=False, repr=False, compare=False
-    )
+    #: What `instant` parsed, by payload key (a str), and what `derived` computed, by
+    #: the function that computed it (never equal to a str): one dict for both.
+    _memo: dict[object, Any] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        require_aware(self.event_time, field="event_time")
-        require_aware(self.now, field="now")
-        payload = MappingProxyType(dict(self.payload))
-        object.__setattr__(self, "payload", payload)
-        object.__setattr__(self, "leaves", leaves_of(payload))
-        object.__setattr__(self, "_instants", {})
-        object.__setattr__(self, "_derived", {})
+    def __init__(
+        self,
+        kind: str,
+        event: str,
+        from_state: str | None,
+        to_state: str,
+        event_time: datetime,
+        now: datetime,
+        catalogue: Catalogue,
+        payload: Mapping[str, Any] = _NO_PAYLOAD,
+        actor_type: str = "system",
+        actor_id: str = "",
+    ) -> None:
+        require_aware(event_time, field="event_time")
+        require_aware(now, field="now")
+        frozen = MappingProxyType(dict(payload))
+        # Every field, in declaration order (what the generated __init__ stored).
+        object.__setattr__(self, "__dict__", {
+            "kind": kind, "event": event, "from_state": from_state, "to_state": to_state,
+            "event_time": event_time, "now": now, "catalogue": catalogue,
+            "payload": frozen, "actor_type": actor_type, "actor_id": actor_id,
+            "leaves": leaves_of(frozen), "_memo": {},
+        })
 
     def instant(self, key: str) -> datetime | None:
         """`parse_instant(self.payload.get(key))`, parsed at most once per proposal.
@@ -88,10 +109,10 @@ class Proposal:
         value = self.payload.get(key)
         if value is None:  # parse_instant(None) is None: nothing to parse or remember
             return None
-        instants = self._instants
-        if key in instants:
-            return instants[key]
-        moment = instants[key] = parse_instant(value)
+        memo = self._memo
+        if key in memo:
+            return memo[key]  # type: ignore[no-any-return]
+        moment = memo[key] = parse_instant(value)
         return moment
 
     def derived(self, compute: Callable[[Proposal], T]) -> T:
@@ -101,7 +122,7 @@ class Proposal:
         that every caller names the same key). An exception is not remembered: the next
         call computes again and raises the same way.
         """
-        memo = self._derived
+        memo = self._memo
         if compute in memo:
             return memo[compute]  # type: ignore[no-any-return]
         found = memo[compute] = compute(self)

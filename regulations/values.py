@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any, Final
 
 #: China Standard Time: carriers and platforms state calendar dates in it.
@@ -34,6 +35,10 @@ def walk(value: Any, path: str = "payload") -> Iterator[Leaf]:
 _SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 
 
+#: Mappings checked by exact type before the Mapping ABC: a payload is one of these.
+_PLAIN_MAPPINGS: Final = frozenset({dict, MappingProxyType})
+
+
 def leaves_of(value: Any, path: str = "payload") -> tuple[Leaf, ...]:
     """`tuple(walk(value, path))`, built without a generator per level (Proposal calls
     it on every append)."""
@@ -43,15 +48,18 @@ def leaves_of(value: Any, path: str = "payload") -> tuple[Leaf, ...]:
 
 
 def _collect(value: Any, path: str, key: str | None, found: list[Leaf]) -> None:
-    if type(value) in _SCALAR_TYPES:
+    kind = type(value)
+    if kind in _SCALAR_TYPES:
         found.append((path, key, value))
-    elif isinstance(value, Mapping):
+    elif kind in _PLAIN_MAPPINGS or isinstance(value, Mapping):
         for child_key, child in value.items():
             child_path = f"{path}.{child_key}"
+            # str(child_key), without the call for the usual str key (same object).
+            name = child_key if type(child_key) is str else str(child_key)
             if type(child) in _SCALAR_TYPES:
-                found.append((child_path, str(child_key), child))
+                found.append((child_path, name, child))
             else:
-                _collect(child, child_path, str(child_key), found)
+                _collect(child, child_path, name, found)
     elif isinstance(value, list | tuple):
         for index, child in enumerate(value):
             _collect(child, f"{path}.{index}", key, found)
@@ -76,7 +84,14 @@ def parse_instant(value: Any) -> datetime | None:
     Answers None for anything else, including a naive timestamp and a bare date: an
     instant without an offset is ambiguous.
     """
-    if isinstance(value, datetime):
+    if type(value) is str:  # the usual case, first: RFC 3339 text from a payload
+        if not _has_time_designator(value):
+            return None
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            return None
+    elif isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and "T" in value.upper():
         try:
@@ -85,9 +100,19 @@ def parse_instant(value: Any) -> datetime | None:
             return None
     else:
         return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    zone = moment.tzinfo
+    if zone is None:
+        return None
+    # A `timezone` (what fromisoformat builds) always has an offset; ask any other kind.
+    if type(zone) is not timezone and moment.utcoffset() is None:
         return None
     return moment.astimezone(UTC)
+
+
+def _has_time_designator(text: str) -> bool:
+    """`"T" in text.upper()`, without building the upper-cased copy for ASCII text
+    (only "t" and "T" upper-case to a "T" there; a few other letters do elsewhere)."""
+    return "T" in text or "t" in text or (not text.isascii() and "T" in text.upper())
 
 
 def parse_calendar_date(value: Any) -> date | None:
