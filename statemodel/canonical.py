@@ -53,7 +53,8 @@ def canonical_json(value: Any) -> bytes:
     Raises ValueError for values JSON cannot carry exactly (NaN, infinities, integers
     beyond IEEE 754 double precision, non-string keys, lone surrogates).
     """
-    if _encoder_is_exact(value):
+    kind = type(value)  # `_encoder_is_exact`, its container case inlined (every record)
+    if (_container_is_exact(value) if kind is dict or kind is list else _encoder_is_exact(value)):
         try:
             return "".join(_encode_exact(value, 0)).encode()
         except UnicodeEncodeError:

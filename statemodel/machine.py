@@ -47,13 +47,15 @@ class OrderMachine:
             ignore_invalid_triggers=False,
         )
         self._creations = {creation.event: creation.to for creation in catalogue.creations}
+        self._targets = self._target_table()
         checker = make_format_checker()
         self._validators = {
             code: Draft202012Validator(catalogue.payload_schema(code), format_checker=checker)
             for code in catalogue.sub_states
         }
         # Compiled on first use (41 schemas cost ~0.4 s together); a race compiles twice.
-        self._gates: dict[str, Gate | None] = {}
+        # A schema with no gate gets `_ask_the_reference`.
+        self._gates: dict[str, Gate] = {}
 
     @property
     def digest(self) -> str:
@@ -66,6 +68,11 @@ class OrderMachine:
         it does not declare, IllegalTransition when the event is declared but not
         allowed in `state` (the message lists the events allowed there).
         """
+        # Every allowed step is in the table `transitions` answered when the machine was
+        # built; only a refusal takes the long way, to raise the precise error.
+        destination = self._targets.get((state, event))
+        if destination is not None:
+            return destination
         if state is not None:
             self._require_state(state)
         if event not in self.catalogue.events:
@@ -81,12 +88,34 @@ class OrderMachine:
                 state=None,
                 event=event,
             )
+        destination = self._ask_transitions(state, event)
+        if destination is None:
+            raise IllegalTransition(self._illegal_message(state, event), state=state, event=event)
+        return destination
+
+    def _ask_transitions(self, state: str, event: str) -> str | None:
+        """Where the `transitions` machine sends `event` from `state` (None: nowhere)."""
         found = self._machine.get_transitions(trigger=event, source=state)
         if not found:
-            raise IllegalTransition(self._illegal_message(state, event), state=state, event=event)
+            return None
         destination = found[0].dest
         assert isinstance(destination, str)  # every declared edge has a destination
         return destination
+
+    def _target_table(self) -> dict[tuple[str | None, str], str]:
+        """(state, event) -> target for every step `target` allows, asked of the
+        `transitions` machine (which stays the one source of the graph) once per pair:
+        `get_transitions` scans the whole event's transition list on every call."""
+        events = self.catalogue.events
+        table: dict[tuple[str | None, str], str] = {
+            (None, event): to for event, to in self._creations.items() if event in events
+        }
+        for state in self.catalogue.sub_states:
+            for event in events:
+                destination = self._ask_transitions(state, event)
+                if destination is not None:
+                    table[(state, event)] = destination
+        return table
 
     def allowed_events(self, state: str | None) -> list[str]:
         """Events allowed in `state` (None: creation events), sorted. Raises UnknownState."""
@@ -119,10 +148,16 @@ class OrderMachine:
         as (path like `payload.missing_items[0].doc_type`, message), sorted, the first
         one in the exception message.
         """
+        # The common case first, in as few calls as it takes: a dict the gate compiled
+        # before (so the sub-state is known) accepts.
+        gate = self._gates.get(sub_state)
+        gate_asked = gate is not None and type(payload) is dict
+        if gate_asked and gate is not None and gate(payload):
+            return
         self._require_state(sub_state)
         if not isinstance(payload, Mapping):
             errors = [(PAYLOAD_ROOT, f"must be a JSON object, not {type(payload).__name__}")]
-        elif self._gate(sub_state)(payload):
+        elif not gate_asked and self._gate(sub_state)(payload):
             return  # the compiled gate only ever says "valid" (statemodel.schema_gate)
         else:
             validator = self._validators[sub_state]
@@ -137,9 +172,11 @@ class OrderMachine:
             )
 
     def _gate(self, sub_state: str) -> Gate:
-        if sub_state not in self._gates:
-            self._gates[sub_state] = compile_gate(self.catalogue.payload_schema(sub_state))
-        return self._gates[sub_state] or _ask_the_reference
+        gate = self._gates.get(sub_state)
+        if gate is None:
+            gate = compile_gate(self.catalogue.payload_schema(sub_state)) or _ask_the_reference
+            self._gates[sub_state] = gate
+        return gate
 
     def _require_state(self, state: str) -> SubState:
         sub = self.catalogue.sub_states.get(state)

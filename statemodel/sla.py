@@ -33,6 +33,7 @@ DURATION_UNITS: Mapping[str, timedelta] = {
 # arithmetic away from overflow.
 MAX_DURATION = timedelta(days=36500)
 
+_new_object = object.__new__
 _FIELD = re.compile(r"[a-z][a-z0-9_]*")
 _DURATION = re.compile(r"^([0-9]+)([a-z]+)$")
 _ANCHOR = re.compile(r"\s*([A-Za-z0-9_.]+)")
@@ -96,7 +97,9 @@ class DeadlineRule:
         Raises ValueError when `event_time` is naive or the anchor field is not an RFC
         3339 date-time with an offset.
         """
-        if event_time.tzinfo is None or event_time.utcoffset() is None:
+        tzinfo = event_time.tzinfo
+        # UTC (what the ledger passes) is aware without asking `utcoffset`.
+        if tzinfo is not UTC and (tzinfo is None or event_time.utcoffset() is None):
             raise ValueError("event_time must be timezone-aware")
         if self.payload_field is None:
             anchor = event_time
@@ -166,6 +169,27 @@ class ArmedTimer:
     warn_at: tuple[datetime, ...]
 
 
+# `plan_timers` runs on every append, and a frozen dataclass's `__init__` sets each field
+# through `object.__setattr__`, which cost a third of it. These two build the very same
+# objects (the fields in the instance `__dict__`, in declaration order; neither class has
+# a `__post_init__`), as tests/statemodel/test_hot_paths.py checks against them.
+def _armed_timer(name: str, deadline: datetime, warn_at: tuple[datetime, ...]) -> ArmedTimer:
+    timer = _new_object(ArmedTimer)
+    fields = timer.__dict__
+    fields["name"] = name
+    fields["deadline"] = deadline
+    fields["warn_at"] = warn_at
+    return timer
+
+
+def _timer_plan(disarm: tuple[str, ...], arm: tuple[ArmedTimer, ...]) -> TimerPlan:
+    plan = _new_object(TimerPlan)
+    fields = plan.__dict__
+    fields["disarm"] = disarm
+    fields["arm"] = arm
+    return plan
+
+
 def arm_timers(
     timers: Sequence[TimerSpec], event_time: datetime, payload: Mapping[str, Any]
 ) -> tuple[ArmedTimer, ...]:
@@ -178,8 +202,13 @@ def arm_timers(
         deadline = spec.rule.deadline(event_time, payload)
         if deadline is None:
             continue
-        warn_at = tuple(sorted(deadline - before for before in spec.warn_before))
-        armed.append(ArmedTimer(name=spec.name, deadline=deadline, warn_at=warn_at))
+        # No sort of an empty list: this runs on every append.
+        warn_at = (
+            tuple(sorted([deadline - before for before in spec.warn_before]))
+            if spec.warn_before
+            else ()
+        )
+        armed.append(_armed_timer(spec.name, deadline, warn_at))
     return tuple(armed)
 
 
@@ -208,12 +237,12 @@ def plan_timers(
     ValueError as `DeadlineRule.deadline` does.
     """
     if from_state != to_state:
-        return TimerPlan(
-            disarm=tuple(spec.name for spec in from_timers),
-            arm=arm_timers(to_timers, event_time, payload),
+        return _timer_plan(
+            tuple([spec.name for spec in from_timers]),
+            arm_timers(to_timers, event_time, payload),
         )
     reset = [spec for spec in to_timers if event in spec.disarm_on]
-    return TimerPlan(
-        disarm=tuple(spec.name for spec in reset),
-        arm=arm_timers(reset, event_time, payload),
+    return _timer_plan(
+        tuple([spec.name for spec in reset]),
+        arm_timers(reset, event_time, payload),
     )
