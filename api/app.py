@@ -26,10 +26,12 @@ from api.routers import (
     timers,
 )
 from api.web import ConsoleRequestGuard, install_console
+from api.web.session import SessionStore
 from ledger.clock import Clock
 from ledger.service import Ledger, open_ledger
 from ledger.settings import Settings
 from ledger.store.apikeys import api_key_store
+from ledger.store.console_sessions import console_session_store
 
 API_VERSION: Final = "1.0.0"
 BATCH_PATH: Final = "/v1/events:batch"
@@ -63,6 +65,7 @@ def create_app(
         opened = ledger or open_ledger(settings, clock=clock)
         app.state.ledger = opened
         app.state.api_keys = api_key_store(opened.recorder)
+        app.state.console_sessions = SessionStore(console_session_store(opened.recorder))
         try:
             yield
         finally:

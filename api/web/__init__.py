@@ -19,7 +19,6 @@ from starlette.types import Receive, Scope, Send
 from api.middleware import RequestGuard
 from api.problems import BODY_TOO_LARGE, problem_body, problem_response
 from api.web.pages import STATIC_DIR, TEMPLATES_DIR, Console, install_error_pages
-from api.web.session import SessionStore
 
 CONSOLE_PREFIX: Final = "/console/"
 #: Console forms carry an API key or a CSRF token: a few hundred bytes.
@@ -33,7 +32,7 @@ def install_console(app: FastAPI) -> None:
     from api.web.routes import router  # the routes import reportlab: load on use only
 
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    app.state.console = Console(templates=templates, sessions=SessionStore())
+    app.state.console = Console(templates=templates)
     app.mount("/console/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
     app.include_router(router)
     install_error_pages(app)

@@ -67,15 +67,21 @@ class LoginRequired(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Console:
-    """The console's state on the app: its templates and its sessions."""
+    """The console's state on the app: its templates (its sessions are in the database,
+    `sessions_of`)."""
 
     templates: Jinja2Templates
-    sessions: SessionStore
 
 
 def console_of(request: Request) -> Console:
     console: Console = request.app.state.console
     return console
+
+
+def sessions_of(request: Request) -> SessionStore:
+    """The console sessions, on the ledger's database (set up with the app's ledger)."""
+    sessions: SessionStore = request.app.state.console_sessions
+    return sessions
 
 
 def ledger_of(request: Request) -> Ledger:
@@ -101,16 +107,16 @@ def current_session(request: Request) -> Session:
     Raises LoginRequired otherwise (no cookie, unknown or expired session, key revoked
     or deleted since sign-in; such a session is closed).
     """
-    console, ledger = console_of(request), ledger_of(request)
+    ledger = ledger_of(request)
     session_id = request.cookies.get(SESSION_COOKIE)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    session = console.sessions.get(session_id, ledger.clock.now())
+    session = sessions_of(request).get(session_id, ledger.clock.now())
     if session is None:
         raise LoginRequired(here)
     store: ApiKeyStore = request.app.state.api_keys
     row = store.find_by_name(session.principal.name)
     if row is None or row.id != session.principal.key_id or row.revoked_at is not None:
-        console.sessions.close(session_id)
+        sessions_of(request).close(session_id)
         raise LoginRequired(here)
     return session
 

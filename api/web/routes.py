@@ -19,7 +19,6 @@ from api.web.pages import (
     HOME,
     PageError,
     attachment,
-    console_of,
     current_session,
     is_tls,
     ledger_of,
@@ -27,6 +26,7 @@ from api.web.pages import (
     render,
     require_csrf,
     safe_next,
+    sessions_of,
 )
 from api.web.search import parse_search
 from api.web.session import (
@@ -104,7 +104,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, next_url,
                            f"A {principal.role} key cannot sign in: the console is for "
                            "auditor, legal and admin keys.", 403)
-    session_id, _ = console_of(request).sessions.open(principal, ledger_of(request).clock.now())
+    session_id, _ = sessions_of(request).open(principal, ledger_of(request).clock.now())
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, path=COOKIE_PATH, httponly=True,
                         samesite="strict", secure=is_tls(request),
@@ -116,7 +116,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep) -> Response:
     await require_csrf(request, session.csrf)
-    console_of(request).sessions.close(request.cookies.get(SESSION_COOKIE))
+    sessions_of(request).close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/console/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response

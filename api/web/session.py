@@ -1,12 +1,13 @@
 """Console sessions: an API key exchanged for a server-side session, and CSRF tokens.
 
-Decision (docs/console.md): sessions live in the server's memory, not in a signed cookie.
-The cookie carries only a random 256-bit session id; the store keeps the SHA-256 of it
-(so a memory dump shows no usable cookie) with the key it was opened for, its CSRF token
-and its times. That makes sign-out final (a copied cookie dies with the session), lets
-every request re-check that the API key is not revoked, and needs no secret to manage.
-The price: a restart signs everyone out, and several worker processes would each need
-the same store (`orderledger serve` runs one).
+Decision (docs/console.md): sessions are kept by the server, not in a signed cookie. The
+cookie carries only a random 256-bit session id; the database keeps the SHA-256 of it (so
+a copy of the table shows no usable cookie) with the key it was opened for, its CSRF
+token and its times (`ledger.store.console_sessions`). That makes sign-out final (a
+copied cookie dies with the session), lets every request re-check that the API key is not
+revoked, and needs no secret to manage; and since the database holds them, every worker
+process of `orderledger serve --workers N` knows every session, and a restart signs
+nobody out.
 
 Time is injected (`now`), never read here: idle expiry and absolute expiry are tested by
 moving a clock.
@@ -17,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from api.apikeys import parse_role
 from api.auth import Principal
+from ledger.store.console_sessions import ConsoleSessionStore, SessionRow
+from ledger.timefmt import format_time, parse_time
 
 SESSION_COOKIE: Final = "ol_console"
 LOGIN_CSRF_COOKIE: Final = "ol_login_csrf"
@@ -64,24 +67,28 @@ class Session:
 
 
 class SessionStore:
-    """Sessions by the digest of their id; safe to share between request threads.
+    """Sessions by the digest of their id, in the database; safe to share between
+    request threads and processes.
 
     Holds at most MAX_SESSIONS: opening one more first drops expired sessions, then the
-    least recently used one (a flood of sign-ins cannot exhaust memory).
+    least recently used one (a flood of sign-ins cannot fill the table). Methods raise
+    StorageError when the database fails.
     """
 
-    def __init__(self) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+    def __init__(self, storage: ConsoleSessionStore) -> None:
+        self._storage = storage
 
     def open(self, principal: Principal, now: datetime) -> tuple[str, Session]:
         """A new session for `principal`; returns (session id for the cookie, session)."""
         session_id = new_secret()
         session = Session(principal=principal, csrf=new_secret(), created=now, last_seen=now)
-        with self._lock:
-            if len(self._sessions) >= MAX_SESSIONS:
-                self._evict(now)
-            self._sessions[_digest(session_id)] = session
+        row = SessionRow(
+            id_digest=_digest(session_id), key_id=principal.key_id, key_name=principal.name,
+            role=principal.role, tenant=principal.tenant, csrf=session.csrf,
+            created_at=format_time(now), last_seen=format_time(now))
+        self._storage.insert(
+            row, keep_at_most=MAX_SESSIONS,
+            expired_before=(format_time(now - IDLE_TIMEOUT), format_time(now - ABSOLUTE_TIMEOUT)))
         return session_id, session
 
     def get(self, session_id: str | None, now: datetime) -> Session | None:
@@ -90,30 +97,28 @@ class SessionStore:
         if not session_id:
             return None
         key = _digest(session_id)
-        with self._lock:
-            session = self._sessions.get(key)
-            if session is None:
-                return None
-            if session.expired(now):
-                del self._sessions[key]
-                return None
-            session = replace(session, last_seen=now)
-            self._sessions[key] = session
-            return session
+        row = self._storage.get(key)
+        if row is None:
+            return None
+        session = _session_of(row)
+        if session.expired(now):
+            self._storage.delete(key)
+            return None
+        if not self._storage.touch(key, format_time(now)):
+            return None  # closed meanwhile (sign-out in another request)
+        return replace(session, last_seen=now)
 
     def close(self, session_id: str | None) -> None:
         """End a session (sign-out); unknown ids are ignored."""
         if session_id:
-            with self._lock:
-                self._sessions.pop(_digest(session_id), None)
+            self._storage.delete(_digest(session_id))
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._sessions)
+        return len(self._storage.all())
 
-    def _evict(self, now: datetime) -> None:
-        for key in [k for k, s in self._sessions.items() if s.expired(now)]:
-            del self._sessions[key]
-        if len(self._sessions) >= MAX_SESSIONS:
-            oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
-            del self._sessions[oldest]
+
+def _session_of(row: SessionRow) -> Session:
+    principal = Principal(key_id=row.key_id, name=row.key_name, role=parse_role(row.role),
+                          tenant=row.tenant)
+    return Session(principal=principal, csrf=row.csrf, created=parse_time(row.created_at),
+                   last_seen=parse_time(row.last_seen))

@@ -21,8 +21,9 @@ from fastapi import FastAPI
 @dataclass
 class Reply:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # one value per name: the last one sent
     raw: bytes
+    cookies: list[str] = field(default_factory=list)  # every Set-Cookie
 
     @property
     def body(self) -> Any:
@@ -97,6 +98,7 @@ class LiveServer:
                 status=response.status,
                 headers={k.lower(): v for k, v in response.getheaders()},
                 raw=response.read(),
+                cookies=response.msg.get_all("set-cookie") or [],
             )
         finally:
             connection.close()

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +147,30 @@ def test_serve_with_workers_answers_from_worker_processes(
             created = server.call("POST", "/v1/orders", token=keys["platform"][1],
                                   json_body=create_body(keys["platform"][0], f"workers-{i}"))
             assert created.status == 201, created.body
+        # A console session opened through one worker is known to all: every page
+        # below comes on a fresh connection, answered by whichever worker accepts it.
+        cookie = _console_sign_in(server, keys["auditor"][1])
+        for _ in range(16):
+            page = server.call("GET", "/console/orders", headers={"Cookie": cookie})
+            assert page.status == 200, page.headers.get("location")
     finally:
         process.terminate()
         process.wait(timeout=60)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _console_sign_in(server: LiveServer, token: str) -> str:
+    """Sign in to the console with the API key `token`; the session's Cookie header."""
+    form = server.call("GET", "/console/login")
+    login_csrf = form.headers["set-cookie"].split(";")[0]  # ol_login_csrf=<token>
+    body = urllib.parse.urlencode({"api_key": token, "next": "/console/orders",
+                                   "csrf_token": login_csrf.partition("=")[2]})
+    signed_in = server.call("POST", "/console/login", body=body.encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": login_csrf})
+    assert signed_in.status == 303, signed_in.raw
+    session = next(c for c in signed_in.cookies if c.startswith("ol_console="))
+    return session.split(";")[0]
 
 
 def _worker_processes(parent: int) -> list[int]:

@@ -22,7 +22,7 @@ ALL_TABLES = ("orders", "records", "payloads", "catalogues", "signing_keys", "fi
               "timers", "alert_outbox", "webhook_subscriptions", "alert_deliveries",
               "alert_cursor", "legal_holds", "retention_runs", "retention_run_items",
               "api_keys", "carrier_subscriptions", "carrier_feed_secrets",
-              "carrier_feed_events",
+              "carrier_feed_events", "console_sessions",
               "idempotency_keys", "sequencing_queue", "leaves", "merkle_nodes", "checkpoints")
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, inspect, text
 from ledger.migrations import alembic_config
 from ledger.store import Recorder, open_recorder
 from ledger.store.apikeys import API_KEYS
+from ledger.store.console_sessions import CONSOLE_SESSIONS
 from ledger.store.tables import LEDGER_TABLES
 from tests.store.factories import ALL_TABLES, engine_of, make_chain, store_order
 
@@ -69,7 +70,7 @@ def test_fresh_migration_builds_the_schema_and_a_rerun_changes_nothing(
 def test_migrated_schema_matches_the_table_classes(recorder: Recorder) -> None:
     """tables.py and the migration describe the same schema (names, types, keys)."""
     metadata = MetaData()
-    for table in (*LEDGER_TABLES, API_KEYS):
+    for table in (*LEDGER_TABLES, API_KEYS, CONSOLE_SESSIONS):
         table.to_metadata(metadata)
     with engine_of(recorder).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -22,6 +22,7 @@ from ledger.store import (
     TimerRow,
     open_recorder,
 )
+from ledger.store.console_sessions import SessionRow, console_session_store
 from ledger.store.errors import translate
 from tests.conftest import PostgresServer
 from tests.store.factories import (
@@ -149,3 +150,14 @@ def test_the_app_role_cannot_rewrite_evidence_even_without_triggers(
         conn.execute(text(statement))
     assert getattr(caught.value.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
     assert isinstance(translate(caught.value), ImmutabilityViolation)
+
+
+def test_the_app_role_keeps_console_sessions(app_recorder: Recorder) -> None:
+    """Sign-in inserts, use touches, sign-out deletes: all allowed to the service."""
+    store = console_session_store(app_recorder)
+    row = SessionRow(id_digest="d" * 64, key_id=1, key_name="auditor-a", role="auditor",
+                     tenant=None, csrf="c", created_at=time_at(0), last_seen=time_at(0))
+    store.insert(row, expired_before=(time_at(-1), time_at(-1)), keep_at_most=10)
+    assert store.touch(row.id_digest, time_at(5))
+    store.delete(row.id_digest)
+    assert store.get(row.id_digest) is None

@@ -1,62 +1,15 @@
-"""The console's pure parts: sessions and their expiry, redirect targets, the search
-form, the state-machine picture and the bar charts."""
+"""The console's pure parts: redirect targets, the search form, the state-machine picture
+and the bar charts (sessions: test_sessions.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from api.apikeys import Role
-from api.auth import Principal
 from api.web.charts import Bar, bar_chart, rate_tone
 from api.web.machine_svg import render_machine_svg
 from api.web.pages import safe_next
 from api.web.search import parse_search
-from api.web.session import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, Session, SessionStore
 from statemodel.catalogue import load_catalogue
-
-T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-WHO = Principal(key_id=1, name="auditor-a", role=Role.AUDITOR, tenant="shop-a")
-
-
-@pytest.mark.parametrize(
-    ("name", "steps", "alive"),
-    [
-        ("fresh", [timedelta(0)], True),
-        ("idle just under the limit", [IDLE_TIMEOUT - timedelta(seconds=1)], True),
-        ("idle at the limit", [IDLE_TIMEOUT], False),
-        ("kept alive by use", [IDLE_TIMEOUT * 0.9] * 5, True),
-        ("absolute limit despite use", [IDLE_TIMEOUT * 0.9] * 20, False),
-    ],
-)
-def test_session_expiry(name: str, steps: list[timedelta], alive: bool) -> None:
-    store = SessionStore()
-    session_id, opened = store.open(WHO, T0)
-    now = T0
-    found: Session | None = opened
-    for step in steps:
-        now += step
-        got = store.get(session_id, now)
-        if got is None:
-            found = None
-            break
-        found = got
-    assert (found is not None) is alive, name
-    if not alive:
-        assert len(store) == 0
-    assert IDLE_TIMEOUT * 0.9 * 20 >= ABSOLUTE_TIMEOUT
-
-
-def test_sessions_end_at_sign_out_and_ids_are_not_stored() -> None:
-    store = SessionStore()
-    session_id, session = store.open(WHO, T0)
-    assert store.get(session_id, T0) == session
-    assert session_id not in repr(store._sessions)  # only its digest is kept
-    assert store.get("guess", T0) is None
-    assert store.get(None, T0) is None
-    store.close(session_id)
-    assert store.get(session_id, T0) is None
 
 
 @pytest.mark.parametrize(

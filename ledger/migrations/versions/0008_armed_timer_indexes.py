@@ -22,6 +22,7 @@ the batched append benchmark: ~10 % less PostgreSQL CPU per record (bench/RESULT
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -34,7 +35,7 @@ depends_on: str | Sequence[str] | None = None
 _ARMED = "state = 'armed'"
 
 
-def _where() -> dict[str, sa.TextClause]:
+def _where() -> dict[str, Any]:
     return {"postgresql_where": sa.text(_ARMED), "sqlite_where": sa.text(_ARMED)}
 
 
