@@ -1,0 +1,108 @@
+"""Two trees' batched append path, interleaved: the only comparison this machine allows.
+
+    git worktree add /tmp/before <commit>      # or a clone checked out there
+    scripts/postgres.sh with .venv/bin/python bench/ab_trees.py /tmp/before [--rounds 3]
+        [--seconds 10] [--processes 1]
+
+Separate runs of bench/append.py differ by up to 2× on this shared 2-core machine, so
+this runs the `batch100` workload of bench/append.py from the OTHER tree and from this
+one in turn, `rounds` times, each cell in fresh child processes on a fresh database of
+the same PostgreSQL server (`ORDERLEDGER_TEST_PG_URL`). Per cell it prints records/s
+(summed over `processes` writer processes) and, for one writer, the client's CPU
+(`time.process_time`) and the server's (/proc/<pid>/stat of every postgres process) per
+record. Read the ratio within each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds() -> float:
+    """CPU time (user + system) of every postgres process on this machine."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")].startswith("postgres"):
+            fields = text[text.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def child(tree: str, seconds: float) -> None:
+    """One writer of `tree`'s batch100 workload; prints a JSON line of what it did."""
+    sys.path.insert(0, tree)
+    from bench.append import Workload, append_some
+    from bench.common import bench_ledger, scratch_database
+
+    with scratch_database("postgres", "ab") as url, bench_ledger(url) as ledger:
+        workload = Workload("ab", 0)
+        workload.set_up(ledger.appender)
+        stream = workload.stream()
+        cpu, server, began = time.process_time(), server_cpu_seconds(), time.perf_counter()
+        records = 0
+        while time.perf_counter() - began < seconds:
+            records += append_some(ledger.appender, stream, "batch100")
+        elapsed = time.perf_counter() - began
+        print(json.dumps({"records": records, "seconds": elapsed,
+                          "client": time.process_time() - cpu,
+                          "server": server_cpu_seconds() - server}))
+
+
+def cell(tree: str, seconds: float, processes: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", tree, "--seconds", str(seconds)]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    outputs = [c.communicate()[0] for c in children]
+    if any(c.returncode for c in children):
+        raise SystemExit(f"a writer of {tree} failed")
+    runs = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    rate = sum(r["records"] / r["seconds"] for r in runs)
+    one = runs[0]
+    return {"rate": rate, "client": one["client"] / one["records"] * 1e6,
+            "server": one["server"] / one["records"] * 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("other", nargs="?", help="the other tree (a checkout of this repo)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.seconds)
+        return
+    if not args.other or not (Path(args.other) / "bench" / "append.py").is_file():
+        raise SystemExit("ab_trees: give the other tree, a checkout with bench/append.py")
+    if "ORDERLEDGER_TEST_PG_URL" not in os.environ:
+        raise SystemExit("ab_trees: run under scripts/postgres.sh with ...")
+    print(f"batch100, {args.processes} writer process(es), {args.seconds:g} s a cell; "
+          "client/server CPU per record of the first writer")
+    for round_ in range(1, args.rounds + 1):
+        rates = []
+        for name, tree in (("other", args.other), ("this", str(HERE))):
+            result = cell(tree, args.seconds, args.processes)
+            rates.append(result["rate"])
+            print(f"round {round_} {name:5s}: {result['rate']:6,.0f} records/s   client "
+                  f"{result['client']:4.0f} µs  server {result['server']:4.0f} µs   "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"round {round_} this / other: {rates[1] / rates[0]:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
