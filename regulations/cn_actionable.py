@@ -63,14 +63,15 @@ PROVINCE_PREFIXES: Final = frozenset(
         "63", "64", "65", "71", "81", "82",
     }
 )  # fmt: skip
-_ADMIN_CODE: Final = re.compile(r"^\d{6}$")
+# `\Z`, not `$` (which also matches before a final line break); ASCII digits, not `\d`.
+_ADMIN_CODE: Final = re.compile(r"^[0-9]{6}\Z")
 
-_CARRIER_CODE: Final = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+_CARRIER_CODE: Final = re.compile(r"^[a-z][a-z0-9_]{1,31}\Z")
 # Values that fill the field without naming anybody.
 PLACEHOLDERS: Final = frozenset(
     {"unknown", "other", "none", "null", "nil", "na", "n_a", "tbd", "todo", "test", "xxx"}
 )
-_WAYBILL: Final = re.compile(r"^[A-Z0-9]{8,32}$")
+_WAYBILL: Final = re.compile(r"^[A-Z0-9]{8,32}\Z")
 MIN_WAYBILL_DIGITS: Final = 6
 #: `str.translate` table that deletes the ASCII digits (counted by what it removes).
 _WITHOUT_ASCII_DIGITS: Final = str.maketrans("", "", "0123456789")
@@ -239,8 +240,8 @@ def _waybill(path: str, value: Any) -> Violation | None:
     if not isinstance(value, str) or not _WAYBILL.match(value):
         return Violation(path, f"waybill number must be 8-32 upper-case letters and digits, "
                          f"got {value!r}")
-    # The value matched _WAYBILL: ASCII letters and digits (and maybe a final line
-    # break, which `$` lets through), so its digits are the ASCII ones translate drops.
+    # The value matched _WAYBILL: ASCII letters and digits only, so its digits are the
+    # ASCII ones translate drops.
     if len(value) - len(value.translate(_WITHOUT_ASCII_DIGITS)) < MIN_WAYBILL_DIGITS:
         return Violation(path, f"waybill number {value} has fewer than "
                          f"{MIN_WAYBILL_DIGITS} digits")

@@ -36,11 +36,12 @@ REPRESENTATION_TERMS: tuple[str, ...] = (
 
 DATA_ELEMENT_KEYWORD = "x-data-element"
 _UPPER_CAMEL = r"[A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*"
-_DATA_ELEMENT_NAME = re.compile(rf"^({_UPPER_CAMEL})\.({_UPPER_CAMEL})\.({_UPPER_CAMEL})$")
+# `\Z`, not `$`, in every pattern here: `$` also matches before a final "\n".
+_DATA_ELEMENT_NAME = re.compile(rf"^({_UPPER_CAMEL})\.({_UPPER_CAMEL})\.({_UPPER_CAMEL})\Z")
 
 # RFC 3339 §5.6 date-time; the offset is mandatory (`Z` or ±hh:mm).
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z"
 )
 # The strict subset that `datetime.fromisoformat` reads exactly as `parse_rfc3339` does
 # (ASCII digits, upper-case `T`, at most microseconds, `Z` or ±hh:mm), which is what
@@ -54,7 +55,7 @@ _RFC3339_PLAIN = re.compile(
 #: SLA deadline anchored on it. One tuple, replaced whole, so threads may share it; only
 #: the same object hits (str is immutable), so no input can read another's value.
 _last_parsed: tuple[object, datetime] = (object(), datetime.min)
-_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 
 # The string formats payload schemas may use: exactly those our FormatChecker checks
 # (jsonschema silently accepts formats it has no checker for).

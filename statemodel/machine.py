@@ -13,11 +13,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from transitions import Machine
 
 from statemodel.catalogue import Catalogue, SubState
+from statemodel.ecma_regex import EcmaDraft202012Validator
 from statemodel.errors import IllegalTransition, PayloadInvalid, UnknownEvent, UnknownState
 from statemodel.formats import make_format_checker
 from statemodel.schema_gate import Gate, compile_gate
@@ -50,7 +50,7 @@ class OrderMachine:
         self._targets = self._target_table()
         checker = make_format_checker()
         self._validators = {
-            code: Draft202012Validator(catalogue.payload_schema(code), format_checker=checker)
+            code: EcmaDraft202012Validator(catalogue.payload_schema(code), format_checker=checker)
             for code in catalogue.sub_states
         }
         # Compiled on first use (41 schemas cost ~0.4 s together); a race compiles twice.

@@ -111,7 +111,7 @@ _ID_PREFIXES = {
 RA_ID_PREFIX = "OL-RA-"
 ORGANISATION_ID_PREFIX = "OL-ORG-"
 
-_REF_PATTERN = re.compile(r"^(?P<id>OL-[A-Z]+-\d{6})@(?P<version>\d+(?:\.\d+)*)$")
+_REF_PATTERN = re.compile(r"^(?P<id>OL-[A-Z]+-\d{6})@(?P<version>\d+(?:\.\d+)*)\Z")
 
 
 @dataclass(frozen=True, order=True)

@@ -50,9 +50,9 @@ REPRESENTATION_TERMS = MappingProxyType({
 TERMS_NEEDING_UNIT = frozenset({"Amount", "Measure"})
 DATA_TYPES = frozenset().union(*REPRESENTATION_TERMS.values())
 
-_ID_DIGITS = re.compile(r"^OL-[A-Z]+-\d{6}$")
-_UPPER_CAMEL = re.compile(r"^[A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*$")
-_VERSION = re.compile(r"^\d+(?:\.\d+)*$")
+_ID_DIGITS = re.compile(r"^OL-[A-Z]+-\d{6}\Z")
+_UPPER_CAMEL = re.compile(r"^[A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*\Z")
+_VERSION = re.compile(r"^\d+(?:\.\d+)*\Z")
 _SECTION_OF = {
     ObjectClass: "object_classes",
     Property: "properties",

@@ -4,15 +4,17 @@ Every append validates its payload against its sub-state's schema. `jsonschema` 
 reference, Draft 2020-12) costs ~100 µs for a typical payload; the same schema compiled
 to Python by `fastjsonschema` answers in ~4 µs. The gate only ever says "valid": a
 payload it accepts is accepted, anything else goes to the reference, which decides and
-names every error. So a gate stricter than the reference changes nothing (a string
-ending in a newline against `^…$` is one known case), and only a gate more lenient than
-the reference could let a bad payload through. Against that:
+names every error. So a gate stricter than the reference changes nothing, and only a
+gate more lenient than the reference could let a bad payload through. Against that:
 
 - a schema is compiled only if every keyword in it is one whose Draft-07 meaning in
   fastjsonschema equals its 2020-12 meaning (`GATED_KEYWORDS`); `dependentRequired`
   is translated to Draft-07 `dependencies`, which means the same for arrays of names;
   a schema with any other keyword gets no gate (the reference alone);
 - the only formats are ours (`statemodel.formats`), checked by the same functions;
+- a `pattern` is handed over already translated by `statemodel.ecma_regex` (ECMA-262
+  `$`: end of string only), the same translation the reference uses; a pattern it
+  cannot translate gets no gate;
 - tests/statemodel/test_schema_gate.py holds the gate sound against the reference on
   every sub-state's schema over valid and mutated payloads.
 """
@@ -24,6 +26,7 @@ from typing import Any, Final
 
 import fastjsonschema
 
+from statemodel.ecma_regex import UntranslatablePattern, ecma_to_python
 from statemodel.formats import CHECKED_FORMATS, format_predicates
 
 #: A compiled pre-check: True means valid; False means "ask the reference".
@@ -86,6 +89,11 @@ def _translate(schema: Any) -> Any:
             if isinstance(value, list):  # Draft-07 tuple `items`: no 2020-12 meaning
                 raise NotGateable(f"{keyword} as a list")
             out[keyword] = _translate(value)
+        elif keyword == "pattern":
+            try:
+                out[keyword] = ecma_to_python(value)
+            except UntranslatablePattern as exc:
+                raise NotGateable(str(exc)) from exc
         elif keyword == "dependentRequired":
             out["dependencies"] = {name: list(names) for name, names in value.items()}
         else:

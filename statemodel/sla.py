@@ -35,7 +35,7 @@ MAX_DURATION = timedelta(days=36500)
 
 _new_object = object.__new__
 _FIELD = re.compile(r"[a-z][a-z0-9_]*")
-_DURATION = re.compile(r"^([0-9]+)([a-z]+)$")
+_DURATION = re.compile(r"^([0-9]+)([a-z]+)\Z")
 _ANCHOR = re.compile(r"\s*([A-Za-z0-9_.]+)")
 _TERM = re.compile(r"\s*([+-])\s*([0-9A-Za-z]*)\s*")
 

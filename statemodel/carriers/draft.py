@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from statemodel.carriers.event import CarrierEvent
 from statemodel.carriers.mapping import Mapped, MappingBook, Unmappable
+from statemodel.ecma_regex import EcmaDraft202012Validator
 from statemodel.formats import make_format_checker
 from statemodel.machine import get_machine
 
@@ -192,7 +193,7 @@ def _property_validators(book: MappingBook, sub_state: str) -> dict[str, Draft20
     if cached is None:
         checker = make_format_checker()
         properties: Mapping[str, Any] = book.catalogue.payload_schema(sub_state)["properties"]
-        cached = {name: Draft202012Validator(schema, format_checker=checker)
+        cached = {name: EcmaDraft202012Validator(schema, format_checker=checker)
                   for name, schema in properties.items()}
         _validator_cache[key] = cached
     return cached

@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from statemodel.catalogue import Catalogue, load_catalogue
+from statemodel.ecma_regex import EcmaDraft202012Validator
 from statemodel.errors import InvalidInput, OrderledgerError
 from statemodel.formats import json_type_problem, load_yaml, make_format_checker
 
@@ -284,10 +285,11 @@ class _CatalogueChecker:
         triggers = {t.event for t in catalogue.transitions}
         self.targets = {e: sorted({t.to for t in catalogue.transitions if t.event == e})
                         for e in triggers}
-        self.reason_validator = Draft202012Validator(dict(catalogue.common_payload["reason_code"]))
+        self.reason_validator = EcmaDraft202012Validator(
+            dict(catalogue.common_payload["reason_code"]))
         checker = make_format_checker()
         self.property_validators: dict[str, dict[str, Draft202012Validator]] = {
-            code: {name: Draft202012Validator(schema, format_checker=checker)
+            code: {name: EcmaDraft202012Validator(schema, format_checker=checker)
                    for name, schema in catalogue.payload_schema(code)["properties"].items()}
             for code in catalogue.sub_states
         }

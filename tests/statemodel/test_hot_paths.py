@@ -72,8 +72,9 @@ def test_target_answers_as_transitions_for_every_state_and_event() -> None:
 
 # --- parse_rfc3339 -------------------------------------------------------------------
 
+# `\Z`: a final newline is refused (the old `$` let "…Z\n" parse as a valid time).
 _GENERAL = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z"
 )
 
 

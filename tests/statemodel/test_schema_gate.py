@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from statemodel.catalogue import load_catalogue
+from statemodel.ecma_regex import EcmaDraft202012Validator
 from statemodel.formats import make_format_checker
 from statemodel.machine import OrderMachine
 from statemodel.scenarios import SCENARIOS
@@ -39,6 +40,7 @@ STATES = sorted(CAT.sub_states)
 _near_misses = st.sampled_from([
     "", " ", "DB7700123456789\n", "db7700123456789", "3101120", "31011", "上海",
     "2026-03-03T09:40:00", "2026-03-03T09:40:00+08:00", "2026-02-30T09:40:00Z",
+    "2026-03-03T09:40:00Z\n", "310112\n", "deppon\n", "arrival\n",
     "2026-03-03", "2026-13-01", "sf", "SF", "x" * 81, "x" * 2001, "CARRIER", "arrival",
 ])
 _values: st.SearchStrategy[Any] = st.recursive(
@@ -51,7 +53,8 @@ _values: st.SearchStrategy[Any] = st.recursive(
 
 
 def reference_valid(sub_state: str, payload: Any) -> bool:
-    validator = Draft202012Validator(CAT.payload_schema(sub_state), format_checker=CHECKER)
+    # The machine's reference: Draft 2020-12 with ECMA-262 `pattern` (`$` = end of string).
+    validator = EcmaDraft202012Validator(CAT.payload_schema(sub_state), format_checker=CHECKER)
     return bool(validator.is_valid(payload))
 
 
