@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from ledger.migrations import alembic_config
 from ledger.store import Recorder, open_recorder
 from ledger.store.apikeys import API_KEYS
 from ledger.store.console_sessions import CONSOLE_SESSIONS
 from ledger.store.tables import LEDGER_TABLES
+from tests.conftest import PostgresServer
 from tests.store.factories import ALL_TABLES, engine_of, make_chain, store_order
 
 #: The newest migration: a fresh database must end there.
@@ -109,3 +115,51 @@ def test_concurrent_first_starts_migrate_once(empty_database_url: str) -> None:
         assert schema_of(recorder)["revision"] == HEAD
     finally:
         recorder.close()
+
+
+@pytest.mark.postgres
+def test_two_databases_creating_the_app_role_at_once_both_succeed(
+    postgres_server: PostgresServer,
+) -> None:
+    """Roles belong to the cluster: ledgers in two databases migrating at the same moment
+    may both find the role missing. The migration's CREATE ROLE must not fail the second
+    (a fresh role name per try, started from a common barrier by two connections)."""
+    create_role_sql = _initial_migration().create_role_sql
+    database = make_url(str(postgres_server.url)).database
+    assert database is not None
+    for attempt in range(12):
+        role = postgres_server.new_name("race_role")
+        errors = _run_together(postgres_server.url_of(database), create_role_sql(role))
+        postgres_server.execute(f"DROP ROLE IF EXISTS {role}")
+        assert errors == [], f"attempt {attempt}: {errors[0]}"
+
+
+def _run_together(url: str, sql: str) -> list[BaseException]:
+    """Run `sql` in two transactions started at the same moment; what each raised."""
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                start.wait(10)
+                connection.execute(text(sql))
+        except BaseException as exc:  # reported by the caller, in the test's thread
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return errors
+
+
+def _initial_migration() -> Any:
+    """The module of migration 0001 (alembic loads revisions by file, not by import)."""
+    script = ScriptDirectory.from_config(alembic_config()).get_revision("0001")
+    assert script is not None
+    return script.module

@@ -248,17 +248,27 @@ def _pg_triggers() -> list[str]:
     return ddl
 
 
+def create_role_sql(role: str) -> str:
+    """CREATE ROLE `role` NOLOGIN unless it exists. Roles belong to the whole cluster: two
+    databases migrating at the same moment may both find it missing, and the later
+    CREATE then fails (duplicate_object, or unique_violation on pg_authid), which here
+    means the role is there, as wanted."""
+    return f"""
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+            CREATE ROLE {role} NOLOGIN;
+          END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+          NULL;
+        END $$
+        """
+
+
 def _pg_role() -> list[str]:
     """`orderledger_app`: what the service needs, nothing that could rewrite evidence."""
     tables = ", ".join(ALL_TABLES)
     return [
-        f"""
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-            CREATE ROLE {APP_ROLE} NOLOGIN;
-          END IF;
-        END $$
-        """,
+        create_role_sql(APP_ROLE),
         f"GRANT SELECT, INSERT ON {tables} TO {APP_ROLE}",
         f"GRANT SELECT ON alembic_version TO {APP_ROLE}",
         f"GRANT UPDATE ON orders TO {APP_ROLE}",
