@@ -7,8 +7,8 @@ token is stored. Keys are never deleted; revoking sets `revoked_at` once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from ledger.errors import InvalidInput
-from ledger.store.errors import DRIVER_ERRORS, translate
+from ledger.store.errors import engine_transaction
 from ledger.store.queries import engine_of
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -102,13 +102,8 @@ class ApiKeyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except DRIVER_ERRORS as exc:
-            raise translate(exc) from exc
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return engine_transaction(self._engine)
 
     def insert(
         self, *, name: str, key_hash: str, role: str, tenant: str | None, created_at: str

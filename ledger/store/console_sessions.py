@@ -10,8 +10,8 @@ the console's (api/web/session.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 
-from ledger.store.errors import DRIVER_ERRORS, translate
+from ledger.store.errors import engine_transaction
 from ledger.store.queries import engine_of
 
 _ID: Final = BigInteger().with_variant(Integer(), "sqlite")
@@ -79,13 +79,8 @@ class ConsoleSessionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except DRIVER_ERRORS as exc:
-            raise translate(exc) from exc
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return engine_transaction(self._engine)
 
     def insert(self, row: SessionRow, *, expired_before: tuple[str, str],
                keep_at_most: int) -> None:

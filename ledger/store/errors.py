@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Final, ParamSpec, TypeVar
 
 import psycopg
-from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
+from sqlalchemy import Connection, Engine, PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import exc as sa_exc
 
 from ledger.errors import (
@@ -169,3 +170,15 @@ def translated(method: Callable[P, R]) -> Callable[P, R]:
             raise translate(error) from error
 
     return wrapper
+
+
+@contextmanager
+def engine_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction on `engine` (committed when the block ends, rolled back when it
+    raises) whose driver errors leave it as ledger errors: for the stores beside the
+    ledger (API keys, carrier feeds, console sessions), each call its own transaction."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except DRIVER_ERRORS as exc:
+        raise translate(exc) from exc

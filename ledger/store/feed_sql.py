@@ -9,8 +9,8 @@ when it became none) and keeps the SHA-256 of the body that carried it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.errors import InvalidInput
-from ledger.store.errors import DRIVER_ERRORS, translate
+from ledger.store.errors import engine_transaction
 from ledger.store.queries import engine_of
 from ledger.store.tables import CARRIER_FEED_EVENTS, CARRIER_FEED_SECRETS, CARRIER_SUBSCRIPTIONS
 
@@ -92,13 +92,8 @@ class FeedStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except DRIVER_ERRORS as exc:
-            raise translate(exc) from exc
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return engine_transaction(self._engine)
 
     # -- secrets ----------------------------------------------------------------------
 

@@ -82,20 +82,15 @@ def copy_inserts(cursor: Any, writes: AppendWrites, ids: Sequence[int]) -> None:
     if writes.timers:
         _copy(cursor, _COPY_TIMERS,
               ([p[c] for c in _TIMER_COLUMNS] for p in map(timer_params, writes.timers)))
-    if writes.idempotency:
-        rows = []
-        for statement_hash, entry in writes.idempotency:
-            params = idempotency_params(entry)
-            params["record_id"] = by_hash[statement_hash]
-            rows.append([params[c] for c in _KEY_COLUMNS])
-        _copy(cursor, _COPY_KEYS, rows)
-    if writes.findings:
-        rows = []
-        for statement_hash, finding in writes.findings:
-            params = finding_params(finding)
-            params["record_id"] = by_hash[statement_hash]
-            rows.append([params[c] for c in _FINDING_COLUMNS])
-        _copy(cursor, _COPY_FINDINGS, rows)
+    for sql, columns, named in (
+        (_COPY_KEYS, _KEY_COLUMNS,
+         [(h, idempotency_params(e)) for h, e in writes.idempotency]),
+        (_COPY_FINDINGS, _FINDING_COLUMNS,
+         [(h, finding_params(f)) for h, f in writes.findings]),
+    ):
+        if named:  # rows that name their record by statement hash get its id
+            _copy(cursor, sql, ([by_hash[h] if c == "record_id" else params[c]
+                                 for c in columns] for h, params in named))
 
 
 def _copy(cursor: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
