@@ -114,7 +114,7 @@ class SessionStore:
             self._storage.delete(_digest(session_id))
 
     def __len__(self) -> int:
-        return len(self._storage.all())
+        return self._storage.count()
 
 
 def _session_of(row: SessionRow) -> Session:

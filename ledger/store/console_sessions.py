@@ -89,8 +89,7 @@ class ConsoleSessionStore:
         still `keep_at_most` or more, the least recently used ones."""
         with self._transaction() as conn:
             conn.execute(delete(CONSOLE_SESSIONS).where(_expired(*expired_before)))
-            count = int(conn.execute(select(func.count()).select_from(CONSOLE_SESSIONS))
-                        .scalar_one())
+            count = _count(conn)
             if count >= keep_at_most:
                 oldest = (select(_S.id_digest).order_by(_S.last_seen, _S.id_digest)
                           .limit(count - keep_at_most + 1))
@@ -115,6 +114,10 @@ class ConsoleSessionStore:
         with self._transaction() as conn:
             conn.execute(delete(CONSOLE_SESSIONS).where(_S.id_digest == id_digest))
 
+    def count(self) -> int:
+        with self._transaction() as conn:
+            return _count(conn)
+
     def all(self) -> list[SessionRow]:
         """Every stored session, least recently used first."""
         with self._transaction() as conn:
@@ -127,6 +130,10 @@ def console_session_store(recorder: object) -> ConsoleSessionStore:
     """The session store on a recorder's engine. Raises StorageError for a recorder
     without a SQLAlchemy engine."""
     return ConsoleSessionStore(engine_of(recorder))
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(CONSOLE_SESSIONS)).scalar_one())
 
 
 def _expired(seen_before: str, created_before: str) -> Any:

@@ -16,7 +16,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.sql import ClauseElement
 
 from ledger.store import Recorder, TimerRow
-from ledger.store.timer_sql import _T, DISARM_ONE, due_query
+from ledger.store.tables import TIMERS
+from ledger.store.timer_sql import DISARM_ONE, due_query
 from tests.store.factories import engine_of, time_at
 
 
@@ -51,9 +52,9 @@ CASES = [
     pytest.param(DISARM_ONE, DISARM_VALUES, "ix_timers_armed_name",
                  id="the append path's disarm"),
     # On tables this small the planner may read either armed-only index for a sweep.
-    pytest.param(due_query(_T.deadline, time_at(4000), 10), {}, "ix_timers_armed_",
+    pytest.param(due_query(TIMERS.c.deadline, time_at(4000), 10), {}, "ix_timers_armed_",
                  id="the sweeper's due timers"),
-    pytest.param(due_query(_T.next_warn_at, time_at(2000), 10), {}, "ix_timers_armed_",
+    pytest.param(due_query(TIMERS.c.next_warn_at, time_at(2000), 10), {}, "ix_timers_armed_",
                  id="the sweeper's due warnings"),
 ]
 
