@@ -20,9 +20,11 @@ def format_time(moment: datetime) -> str:
 
     Raises ValueError for a naive datetime: a moment without an offset is ambiguous.
     """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("naive datetime: an offset is required")
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    utc = moment
+    if moment.tzinfo is not UTC:  # the append path's times are UTC already
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("naive datetime: an offset is required")
+        utc = moment.astimezone(UTC)
     # %-formatting of the fields truncates to milliseconds like the format requires and
     # pads the year to four digits (strftime's %Y does not on glibc); it costs half of
     # isoformat(timespec=...) and a tenth of strftime (three calls per appended record).

@@ -41,6 +41,10 @@ class PackRegistry:
             by_id[str(pack)] = pack
         self._packs = tuple(ordered)
         self._by_id = by_id
+        #: (from, until or None, pack): the last answer of `pack_in_force` without a
+        #: name, and the span of instants it holds for. Replaced whole, so threads may
+        #: share it.
+        self._last_span: tuple[datetime, datetime | None, Pack] | None = None
 
     def all_packs(self) -> tuple[Pack, ...]:
         """Every registered pack, oldest effective date first."""
@@ -62,13 +66,28 @@ class PackRegistry:
         a record must never be judged by no rules at all.
         """
         require_aware(at, field="at")
+        if name is None:
+            span = self._last_span  # every record asks; the answer changes at few instants
+            if span is not None and span[0] <= at and (span[1] is None or at < span[1]):
+                return span[2]
         candidates = [
             pack for pack in self._packs
             if pack.in_force(at) and (name is None or pack.name == name)
         ]
         if not candidates:
             raise NoPackInForce(f"no regulation pack is in force at {at.isoformat()}")
+        if name is None:
+            self._last_span = (*self._span_around(at), candidates[-1])
         return candidates[-1]
+
+    def _span_around(self, at: datetime) -> tuple[datetime, datetime | None]:
+        """The instants, among every pack's start and end, nearest before (or at) and
+        after `at`: between them the pack in force cannot change."""
+        edges = {p.effective_from for p in self._packs} | {
+            p.effective_until for p in self._packs if p.effective_until is not None}
+        before = max(e for e in edges if e <= at)  # some pack is in force: one started
+        after = [e for e in edges if e > at]
+        return before, min(after) if after else None
 
 
 @cache

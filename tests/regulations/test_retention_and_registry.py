@@ -131,6 +131,35 @@ def test_open_ended_versions_resolve_to_the_latest_start() -> None:
     assert registry.pack_in_force(datetime(2027, 1, 1, tzinfo=UTC)).version == "1.0.0"
 
 
+def test_the_remembered_answer_follows_every_edge_in_any_order() -> None:
+    """pack_in_force remembers its last answer for the span between two pack edges; asked
+    in any order, at and around the edges, it answers as a registry that never answered."""
+    gap_start, gap_end = datetime(2027, 6, 1, tzinfo=UTC), datetime(2027, 9, 1, tzinfo=UTC)
+    packs = [
+        cn_2026.build_pack(effective_until=gap_start),
+        cn_2026.build_pack(pack_id=PackId("cn-fulfilment-2026", "1.1.0"),
+                           effective_from=gap_end, effective_until=datetime(2028, 1, 1, tzinfo=UTC)),
+        cn_2026.build_pack(pack_id=PackId("cn-fulfilment-2026", "2.0.0"),
+                           effective_from=datetime(2028, 1, 1, tzinfo=UTC)),
+    ]
+    edges = [cn_2026.EFFECTIVE_FROM, gap_start, gap_end, datetime(2028, 1, 1, tzinfo=UTC)]
+    instants = [e + d for e in edges for d in (-timedelta(microseconds=1), timedelta(0),
+                                               timedelta(microseconds=1), timedelta(days=30))]
+
+    def answer(registry: PackRegistry, at: datetime) -> str:
+        try:
+            return registry.pack_in_force(at).version
+        except NoPackInForce:
+            return "none"
+
+    expected = {at: answer(PackRegistry(packs), at) for at in instants}
+    assert {"1.0.0", "1.1.0", "2.0.0", "none"} <= set(expected.values())
+    remembering = PackRegistry(packs)
+    for order in (instants, instants[::-1], instants[::2] + instants[1::2]):
+        assert {at: answer(remembering, at) for at in order} == expected
+        assert [answer(remembering, at) for at in order] == [expected[at] for at in order]
+
+
 @pytest.mark.parametrize(
     ("name", "packs", "message"),
     [
