@@ -42,7 +42,7 @@ from regulations.model import Finding, Pack
 from regulations.proposal import Proposal
 from regulations.registry import pack_in_force
 from statemodel.canonical import canonical_json, sha256_hex
-from statemodel.sla import TimerPlan, plan_timers
+from statemodel.sla import ArmedTimer, TimerPlan, plan_timers
 
 #: Most concurrent single appends one group commit carries.
 MAX_GROUP = 100
@@ -424,8 +424,10 @@ class AppendService:
         batch armed (then that row is inserted already disarmed, by the later record's
         seq) or else a timer armed before the batch (the disarms run before the inserts,
         so they can only touch pre-batch rows)."""
-        rows: list[TimerRow] = []
-        armed_here: dict[tuple[str, str, str], int] = {}  # -> index in rows, still armed
+        # Each arm as [statement, timer, closed_at, closed_by_seq]; its row is built once,
+        # in its final state, when the batch is through.
+        arms: list[list[Any]] = []
+        armed_here: dict[tuple[str, str, str], int] = {}  # -> index in arms, still armed
         from_before: list[tuple[str, str, str, str, int]] = []
         for result in results:
             plan = result.timers
@@ -437,12 +439,11 @@ class AppendService:
                 if index is None:
                     from_before.append((st.tenant, st.order, name, st.recorded_at, st.seq))
                 else:
-                    rows[index] = replace(rows[index], state="disarmed", next_warn_at=None,
-                                          closed_at=st.recorded_at, closed_by_seq=st.seq)
-            for row in _timer_rows(result):
-                armed_here[(st.tenant, st.order, row.name)] = len(rows)
-                rows.append(row)
-        return from_before, rows
+                    arms[index][2:] = st.recorded_at, st.seq
+            for armed in plan.arm:
+                armed_here[(st.tenant, st.order, armed.name)] = len(arms)
+                arms.append([st, armed, None, None])
+        return from_before, [_timer_row(*arm) for arm in arms]
 
     def _store(
         self,
@@ -507,24 +508,25 @@ class AppendService:
         return dict(zip((r.statement_hash for r in records), ids, strict=True))
 
 
-def _timer_rows(result: Appended) -> list[TimerRow]:
-    st = result.record.statement
-    arms = () if result.timers is None else result.timers.arm
-    return [
-        TimerRow(
-            tenant=st.tenant,
-            order=st.order,
-            name=armed.name,
-            sub_state=st.to_state,
-            armed_seq=st.seq,
-            deadline=format_time(armed.deadline),
-            warn_at=tuple(format_time(w) for w in armed.warn_at),
-            next_warn_at=format_time(armed.warn_at[0]) if armed.warn_at else None,
-            state="armed",
-            created_at=st.recorded_at,
-        )
-        for armed in arms
-    ]
+def _timer_row(st: Statement, armed: ArmedTimer, closed_at: str | None,
+               closed_by_seq: int | None) -> TimerRow:
+    """The row of a timer that record `st` armed: still armed, or disarmed at `closed_at`
+    by the record at `closed_by_seq` of the same unit of work."""
+    warn_at = tuple(map(format_time, armed.warn_at))
+    return TimerRow(
+        tenant=st.tenant,
+        order=st.order,
+        name=armed.name,
+        sub_state=st.to_state,
+        armed_seq=st.seq,
+        deadline=format_time(armed.deadline),
+        warn_at=warn_at,
+        next_warn_at=None if closed_at is not None or not warn_at else warn_at[0],
+        state="armed" if closed_at is None else "disarmed",
+        created_at=st.recorded_at,
+        closed_at=closed_at,
+        closed_by_seq=closed_by_seq,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,8 +46,9 @@ class ModelBook:
         Raises StorageError when the database does not hold it: every record's catalogue
         is stored before the record, so a missing one means the database was damaged.
         """
-        with self._lock:
-            model = self._by_digest.get(digest)
+        # A dict read is atomic in CPython and entries are never removed or replaced, so
+        # only the miss takes the lock (every append asks).
+        model = self._by_digest.get(digest)
         if model is not None:
             return model
         document = uow.get_catalogue(digest)
@@ -56,5 +57,4 @@ class ModelBook:
         catalogue = catalogue_from_document(document)
         model = Model(catalogue, get_machine(catalogue))
         with self._lock:
-            self._by_digest[digest] = model
-        return model
+            return self._by_digest.setdefault(digest, model)
