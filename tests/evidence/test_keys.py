@@ -101,6 +101,21 @@ def test_key_id_is_first_16_hex_of_sha256_of_raw_public_key() -> None:
     assert verify.key_id(key.public_bytes) == key.key_id
 
 
+@pytest.mark.parametrize("size", [0, 1, 32, 45, 1000])
+def test_signatures_are_the_ones_openssl_makes_from_the_same_key(size: int) -> None:
+    """The ledger signs with libsodium but keeps keys through `cryptography`: the two must
+    give the same deterministic Ed25519 signature (RFC 8032), one that verifies."""
+    for _ in range(5):
+        key = LocalKey.generate()
+        message = os.urandom(size)
+        signature = key.sign_raw(message)
+        assert signature == key.private_key.sign(message)
+        key.private_key.public_key().verify(signature, message)
+        digest = os.urandom(32)
+        assert base64.b64decode(key.sign_record(digest)) == key.private_key.sign(
+            verify.RECORD_SIGNATURE_PREFIX + digest)
+
+
 def test_record_signature_is_over_prefix_and_hash_only() -> None:
     key = LocalKey.generate()
     digest = hashlib.sha256(b"statement").digest()
