@@ -298,7 +298,9 @@ class AppendService:
                 field="event_time",
             )
         # the precision that is signed: whole milliseconds (parse_time gave UTC)
-        event_moment = event_moment.replace(microsecond=event_moment.microsecond // 1000 * 1000)
+        sub_millisecond = event_moment.microsecond % 1000
+        if sub_millisecond:  # feeds send whole seconds or milliseconds: seldom needed
+            event_moment -= timedelta(microseconds=sub_millisecond)
         event_text = format_time(event_moment)
         pack = self._packs(now)
         proposal = Proposal(

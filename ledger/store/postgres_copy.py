@@ -27,10 +27,11 @@ from sqlalchemy import Table
 
 from ledger.store.rows import AppendWrites
 from ledger.store.statements import (
+    RECORD_ROW_COLUMNS,
     finding_params,
     idempotency_params,
     payload_text,
-    record_params,
+    record_row,
 )
 from ledger.store.tables import FINDINGS, IDEMPOTENCY_KEYS, PAYLOADS, RECORDS, TIMERS
 from ledger.store.timer_sql import timer_params
@@ -47,7 +48,7 @@ def _copy_sql(table: Table, columns: Sequence[str]) -> str:
     return f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
 
 
-_RECORD_COLUMNS: Final = _columns(RECORDS)  # id first
+_RECORD_COLUMNS: Final = ("id", *RECORD_ROW_COLUMNS)
 _PAYLOAD_COLUMNS: Final = _columns(PAYLOADS)
 _TIMER_COLUMNS: Final = _columns(TIMERS, ("id",))
 _KEY_COLUMNS: Final = _columns(IDEMPOTENCY_KEYS)
@@ -71,9 +72,7 @@ def copy_inserts(cursor: Any, writes: AppendWrites, ids: Sequence[int]) -> None:
     record_rows = []
     payload_rows = []
     for record, record_id in zip(records, ids, strict=True):
-        params = record_params(record)
-        params["id"] = record_id
-        record_rows.append([params[c] for c in _RECORD_COLUMNS])
+        record_rows.append((record_id, *record_row(record)))
         text = record.payload_text
         payload_rows.append(
             (record_id, payload_text(record.payload) if text is None else text, record.salt))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     LargeBinary,
@@ -176,17 +176,26 @@ LATEST_CHECKPOINT = select(*CHECKPOINT_COLUMNS).order_by(CHECKPOINTS.c.size.desc
 LIST_CHECKPOINTS = select(*CHECKPOINT_COLUMNS).order_by(CHECKPOINTS.c.size)
 
 
-def record_params(record: StoredRecord) -> dict[str, Any]:
+#: The records table's columns that `record_row` fills, in its order.
+RECORD_ROW_COLUMNS: Final = (
+    "v", "log", "kind", "tenant", "order_id", "seq", "prev", "from_state", "to_state",
+    "event", "event_time", "recorded_at", "actor_type", "actor_id", "payload_digest",
+    "model", "rules", "key_id", "statement_hash", "signature",
+)
+
+
+def record_row(record: StoredRecord) -> tuple[Any, ...]:
+    """The values of a record's row (its id apart), in RECORD_ROW_COLUMNS order."""
     s = record.statement
-    return {
-        "v": s.v, "log": s.log, "kind": s.kind.value, "tenant": s.tenant, "order_id": s.order,
-        "seq": s.seq, "prev": s.prev, "from_state": s.from_state, "to_state": s.to_state,
-        "event": s.event, "event_time": s.event_time, "recorded_at": s.recorded_at,
-        "actor_type": s.actor.type.value, "actor_id": s.actor.id,
-        "payload_digest": s.payload_digest, "model": s.model, "rules": s.rules,
-        "key_id": s.key_id, "statement_hash": record.statement_hash,
-        "signature": record.signature,
-    }
+    return (
+        s.v, s.log, s.kind.value, s.tenant, s.order, s.seq, s.prev, s.from_state, s.to_state,
+        s.event, s.event_time, s.recorded_at, s.actor.type.value, s.actor.id,
+        s.payload_digest, s.model, s.rules, s.key_id, record.statement_hash, record.signature,
+    )
+
+
+def record_params(record: StoredRecord) -> dict[str, Any]:
+    return dict(zip(RECORD_ROW_COLUMNS, record_row(record), strict=True))
 
 
 def record_and_payload_params(record: StoredRecord) -> dict[str, Any]:

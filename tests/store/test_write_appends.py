@@ -17,6 +17,8 @@ import pytest
 from ledger.errors import ConcurrencyConflict, OrderExists
 from ledger.store import AppendWrites, FindingEntry, IdempotencyEntry, Recorder, TimerRow
 from ledger.store.postgres import PostgresUnitOfWork
+from ledger.store.statements import RECORD_ROW_COLUMNS
+from ledger.store.tables import RECORDS
 from tests.store.factories import (
     head_after,
     make_chain,
@@ -131,3 +133,9 @@ def test_nothing_to_write_writes_nothing(recorder: Recorder) -> None:
     with recorder.unit_of_work() as uow:
         assert uow.write_appends(AppendWrites(records=[])) == []
     assert snapshot(recorder) == before
+
+
+def test_a_record_row_fills_every_column_of_the_records_table_but_its_id() -> None:
+    """COPY names the records' columns from RECORD_ROW_COLUMNS: a column added to the
+    table must be added there too, or batches would leave it to its default."""
+    assert ("id", *RECORD_ROW_COLUMNS) == tuple(c.name for c in RECORDS.c)
