@@ -47,6 +47,7 @@ PACKAGES: Final = (
     "psycopg",
     "psycopg-binary",
     "cryptography",
+    "PyNaCl",
     "rfc8785",
     "jsonschema",
     "fastjsonschema",
