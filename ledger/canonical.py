@@ -1,11 +1,12 @@
 """Canonical bytes of what the ledger hashes: salts, payload digests, statement hashes.
 
 The domain-separation constants and the verifier's own hash functions live in
-`ledger.verify` (the vendorable verifier). The writer hashes the same RFC 8785 bytes
-through `statemodel.canonical.canonical_json`, whose fast path a property test holds
-byte-equal to the `rfc8785` reference the verifier uses (tests/statemodel/
-test_canonical_fast_path.py), and tests/evidence check the writer's hashes with the
-verifier's functions.
+`ledger.verify` (the vendorable verifier). The writer hashes the same RFC 8785 bytes:
+payloads through `statemodel.canonical.canonical_json`, statements through
+`statement_canonical` here; property tests hold both byte-equal to the `rfc8785`
+reference the verifier uses (tests/statemodel/test_canonical_fast_path.py,
+tests/ledger/test_statement_canonical.py), and tests/evidence check the writer's hashes
+with the verifier's functions.
 """
 
 from __future__ import annotations
