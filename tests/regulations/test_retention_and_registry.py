@@ -137,8 +137,8 @@ def test_the_remembered_answer_follows_every_edge_in_any_order() -> None:
     gap_start, gap_end = datetime(2027, 6, 1, tzinfo=UTC), datetime(2027, 9, 1, tzinfo=UTC)
     packs = [
         cn_2026.build_pack(effective_until=gap_start),
-        cn_2026.build_pack(pack_id=PackId("cn-fulfilment-2026", "1.1.0"),
-                           effective_from=gap_end, effective_until=datetime(2028, 1, 1, tzinfo=UTC)),
+        cn_2026.build_pack(pack_id=PackId("cn-fulfilment-2026", "1.1.0"), effective_from=gap_end,
+                           effective_until=datetime(2028, 1, 1, tzinfo=UTC)),
         cn_2026.build_pack(pack_id=PackId("cn-fulfilment-2026", "2.0.0"),
                            effective_from=datetime(2028, 1, 1, tzinfo=UTC)),
     ]
