@@ -13,6 +13,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from api import metrics, openapi, problems
+from api.gc_freeze import freeze_what_startup_built
 from api.middleware import BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT, RequestIds
 from api.routers import (
     apikeys,
@@ -51,13 +52,15 @@ def create_app(
     clock: Clock | None = None,
     body_limit: int = DEFAULT_BODY_LIMIT,
     batch_body_limit: int = BATCH_BODY_LIMIT,
+    freeze_startup_objects: bool = False,
 ) -> FastAPI:
     """The API over the ledger that `settings` describe.
 
     With `ledger`, the app serves it and leaves closing it to the caller; without, it
     opens one (with `clock`, default the system clock) at startup and closes it at
     shutdown. Opening fails as `open_ledger` does (ConfigurationError, StorageError,
-    KeyStoreError), at startup, not here.
+    KeyStoreError), at startup, not here. `freeze_startup_objects` is for a process
+    that serves only this app (`orderledger serve`): see `api.gc_freeze`.
     """
 
     @asynccontextmanager
@@ -66,6 +69,8 @@ def create_app(
         app.state.ledger = opened
         app.state.api_keys = api_key_store(opened.recorder)
         app.state.console_sessions = SessionStore(console_session_store(opened.recorder))
+        if freeze_startup_objects:
+            freeze_what_startup_built()
         try:
             yield
         finally:

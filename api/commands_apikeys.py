@@ -113,8 +113,9 @@ def serve(args: argparse.Namespace, out: TextIO) -> int:
         # Our JSON logs instead of uvicorn's; our access line carries the request id.
         try:
             if args.workers == 1:
-                uvicorn.run(create_app(settings, ledger=ledger), host=args.host,
-                            port=args.port, log_config=None, access_log=False)
+                uvicorn.run(create_app(settings, ledger=ledger, freeze_startup_objects=True),
+                            host=args.host, port=args.port, log_config=None,
+                            access_log=False)
             else:  # each worker process opens its own ledger (api/worker.py)
                 os.environ[LOG_LEVEL_ENV] = args.log_level
                 uvicorn.run("api.worker:app", factory=True, workers=args.workers,

@@ -25,4 +25,4 @@ LOG_LEVEL_ENV: Final = "ORDERLEDGER_WORKER_LOG_LEVEL"
 def app() -> FastAPI:
     """uvicorn's factory for one worker."""
     configure_json_logs(os.environ.get(LOG_LEVEL_ENV, "info"))
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), freeze_startup_objects=True)

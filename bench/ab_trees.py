@@ -51,6 +51,10 @@ def child(tree: str, seconds: float) -> None:
     with scratch_database("postgres", "ab") as url, bench_ledger(url) as ledger:
         workload = Workload("ab", 0)
         workload.set_up(ledger.appender)
+        if (Path(tree) / "api" / "gc_freeze.py").is_file():  # as that tree's `serve` does
+            from api.gc_freeze import freeze_what_startup_built
+
+            freeze_what_startup_built()
         stream = workload.stream()
         cpu, server, began = time.process_time(), server_cpu_seconds(), time.perf_counter()
         records = 0

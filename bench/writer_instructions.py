@@ -39,6 +39,10 @@ def child(tree: str, batches: int) -> None:
     with scratch_database("postgres", "ir") as url, bench_ledger(url) as ledger:
         workload = Workload("ir", 0)
         workload.set_up(ledger.appender)
+        if (Path(tree) / "api" / "gc_freeze.py").is_file():  # as that tree's `serve` does
+            from api.gc_freeze import freeze_what_startup_built
+
+            freeze_what_startup_built()
         stream = workload.stream()
         for _ in range(batches):
             append_some(ledger.appender, stream, "batch100")
