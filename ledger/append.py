@@ -426,9 +426,9 @@ class AppendService:
         batch armed (then that row is inserted already disarmed, by the later record's
         seq) or else a timer armed before the batch (the disarms run before the inserts,
         so they can only touch pre-batch rows)."""
-        # Each arm as [statement, timer, closed_at, closed_by_seq]; its row is built once,
-        # in its final state, when the batch is through.
-        arms: list[list[Any]] = []
+        # Rows are built once, in their final state, when the batch is through.
+        arms: list[tuple[Statement, ArmedTimer]] = []  # (the record that armed it, timer)
+        closed: dict[int, tuple[str, int]] = {}  # index in arms -> (closed_at, by seq)
         armed_here: dict[tuple[str, str, str], int] = {}  # -> index in arms, still armed
         from_before: list[tuple[str, str, str, str, int]] = []
         for result in results:
@@ -441,11 +441,12 @@ class AppendService:
                 if index is None:
                     from_before.append((st.tenant, st.order, name, st.recorded_at, st.seq))
                 else:
-                    arms[index][2:] = st.recorded_at, st.seq
+                    closed[index] = (st.recorded_at, st.seq)
             for armed in plan.arm:
                 armed_here[(st.tenant, st.order, armed.name)] = len(arms)
-                arms.append([st, armed, None, None])
-        return from_before, [_timer_row(*arm) for arm in arms]
+                arms.append((st, armed))
+        return from_before, [_timer_row(st, armed, closed.get(index))
+                             for index, (st, armed) in enumerate(arms)]
 
     def _store(
         self,
@@ -510,11 +511,11 @@ class AppendService:
         return dict(zip((r.statement_hash for r in records), ids, strict=True))
 
 
-def _timer_row(st: Statement, armed: ArmedTimer, closed_at: str | None,
-               closed_by_seq: int | None) -> TimerRow:
-    """The row of a timer that record `st` armed: still armed, or disarmed at `closed_at`
-    by the record at `closed_by_seq` of the same unit of work."""
+def _timer_row(st: Statement, armed: ArmedTimer, closed: tuple[str, int] | None) -> TimerRow:
+    """The row of a timer that record `st` armed: still armed, or disarmed (`closed`: at
+    that time, by the record at that seq) by a later record of the same unit of work."""
     warn_at = tuple(map(format_time, armed.warn_at))
+    closed_at, closed_by_seq = closed if closed is not None else (None, None)
     return TimerRow(
         tenant=st.tenant,
         order=st.order,
@@ -523,8 +524,8 @@ def _timer_row(st: Statement, armed: ArmedTimer, closed_at: str | None,
         armed_seq=st.seq,
         deadline=format_time(armed.deadline),
         warn_at=warn_at,
-        next_warn_at=None if closed_at is not None or not warn_at else warn_at[0],
-        state="armed" if closed_at is None else "disarmed",
+        next_warn_at=None if closed is not None or not warn_at else warn_at[0],
+        state="armed" if closed is None else "disarmed",
         created_at=st.recorded_at,
         closed_at=closed_at,
         closed_by_seq=closed_by_seq,
