@@ -84,6 +84,7 @@ def audit_ledger(recorder: Recorder, *, progress: Progress | None = None) -> Aud
                 progress(report.orders, report.records)
         if total_records != report.records:
             report.problems.extend(_orphans(uow, report.records, total_records, unreadable_chains))
+        report.problems.extend(_dangling(uow))
     if progress is not None:
         progress(report.orders, report.records)
     # The Merkle log: leaves, nodes, checkpoints (imported here: it imports Problem).
@@ -277,6 +278,22 @@ class _Machines:
                 None if document is None else get_machine(catalogue_from_document(document))
             )
         return self._cache[digest]
+
+
+#: Dangling rows reported one by one, up to this many (then one line for the rest).
+DANGLING_SHOWN = 100
+
+
+def _dangling(uow: UnitOfWork) -> Iterator[Problem]:
+    """Payload and sequencing-queue rows for a record that does not exist: inserted
+    straight into the database (those tables have no foreign key, migration 0010)."""
+    rows = uow.dangling_rows(DANGLING_SHOWN + 1)
+    for table, record_id in rows[:DANGLING_SHOWN]:
+        yield Problem("*", "*", None, "dangling",
+                      f"a {table} row names record id {record_id}, which does not exist")
+    if len(rows) > DANGLING_SHOWN:
+        yield Problem("*", "*", None, "dangling",
+                      f"more dangling rows than the {DANGLING_SHOWN} shown")
 
 
 def _orphans(uow: UnitOfWork, seen: int, total: int, unreadable_chains: bool) -> Iterator[Problem]:

@@ -31,6 +31,7 @@ from ledger.store.rows import (
     OrderHead,
     StoredRecord,
 )
+from ledger.store.tables import PAYLOADS, SEQUENCING_QUEUE
 from ledger.store.timer_sql import TimerSql
 
 #: The result column names of the hot path's SQL texts (a fixed set), by text.
@@ -229,6 +230,13 @@ class SqlUnitOfWork(TimerSql, RetentionSql, LogSql, UnitOfWork):
     @translated
     def count_records(self) -> int:
         return int(self._conn.execute(q.COUNT_RECORDS).scalar_one())
+
+    def dangling_rows(self, limit: int) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        for table in (PAYLOADS, SEQUENCING_QUEUE):
+            ids = self._conn.execute(q.dangling(table, limit - len(found))).scalars()
+            found += [(table.name, int(record_id)) for record_id in ids]
+        return found
 
     @translated
     def erase_payloads(self, record_ids: Sequence[int]) -> int:

@@ -144,6 +144,12 @@ class UnitOfWork(ABC):
     def count_records(self) -> int: ...
 
     @abstractmethod
+    def dangling_rows(self, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` (table, record_id) of payload and sequencing-queue rows whose
+        record does not exist (those tables have no foreign key: migration 0010), by
+        table then id."""
+
+    @abstractmethod
     def erase_payloads(self, record_ids: Sequence[int]) -> int:
         """Set payload and salt of these records to NULL (retention); returns how many
         payloads were erased now (already erased ones are not counted). In PostgreSQL

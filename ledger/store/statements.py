@@ -15,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import (
     LargeBinary,
     Select,
+    Table,
     Text,
     and_,
     bindparam,
@@ -119,6 +120,13 @@ RECORDS_PAGE = (
     SELECT_RECORDS.where(_R.id > bindparam("after_id")).order_by(_R.id).limit(bindparam("lim"))
 )
 COUNT_RECORDS = select(func.count()).select_from(RECORDS)
+
+
+def dangling(table: Table, limit: int) -> Select[Any]:
+    """`table`'s record ids that name no record (a side table without a foreign key)."""
+    ids = table.c.record_id
+    return (select(ids).where(~select(_R.id).where(_R.id == ids).exists())
+            .order_by(ids).limit(limit))
 ERASE = (
     update(PAYLOADS)
     .where(_P.record_id.in_(bindparam("ids", expanding=True)) & _P.payload.is_not(None))

@@ -94,12 +94,15 @@ class Record(SQLModel, table=True):
 
 
 class Payload(SQLModel, table=True):
-    """A record's payload (canonical JSON text) and salt; both NULL once erased."""
+    """A record's payload (canonical JSON text) and salt; both NULL once erased.
+
+    `record_id` names a record without a foreign key (migration 0010 says why); audit
+    finds a payload whose record does not exist.
+    """
 
     __tablename__ = "payloads"
     __table_args__ = (
         PrimaryKeyConstraint("record_id", name="pk_payloads"),
-        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_payloads_record"),
         CheckConstraint("(payload IS NULL) = (salt IS NULL)", name="ck_payloads_both_or_neither"),
     )
 
@@ -157,13 +160,13 @@ class SequencingQueue(SQLModel, table=True):
 
     A trigger on `records` fills it, so no committed record can escape the log; the
     sequencer deletes what it integrated. Leaf order is the order the sequencer finds
-    committed rows here, never the order ids were allocated in.
+    committed rows here, never the order ids were allocated in. No foreign key to
+    `records`, as for payloads (migration 0010).
     """
 
     __tablename__ = "sequencing_queue"
     __table_args__ = (
         PrimaryKeyConstraint("record_id", name="pk_sequencing_queue"),
-        ForeignKeyConstraint(["record_id"], ["records.id"], name="fk_sequencing_queue_record"),
     )
 
     record_id: int = Field(sa_type=RECORD_ID_TYPE, primary_key=True)

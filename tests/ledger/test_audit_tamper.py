@@ -430,6 +430,24 @@ TAMPERS = [
         lambda db: db.set_record(X, last_seq(X), seq=2**60),
         frozenset({at(X, last_seq(X), "sequence"), at(X, 2**60, "statement-hash")}),
     ),
+    # No foreign key refuses these (migration 0010): audit must name them.
+    Tamper(
+        "insert a payload row for a record that does not exist",
+        lambda db: db.tamper(
+            "INSERT INTO payloads (record_id, payload, salt) "
+            "SELECT max(id) + 7, '{}', :salt FROM records",
+            salt=b"\x00" * 16,
+        ),
+        frozenset({("*", "*", None, "dangling")}),
+        exact=True,
+    ),
+    Tamper(
+        "queue a record that does not exist for the Merkle log",
+        lambda db: db.tamper(
+            "INSERT INTO sequencing_queue (record_id) SELECT max(id) + 9 FROM records"),
+        frozenset({("*", "*", None, "dangling")}),
+        exact=True,
+    ),
 ]
 
 
