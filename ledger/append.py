@@ -105,6 +105,20 @@ class Appended:
     timers: TimerPlan | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """The ledger's clock, read once for the records of a unit of work after their heads
+    are locked (so no record of a chain is recorded before the one it follows), with
+    what depends on that reading alone."""
+
+    now: datetime
+    #: `now` as the statements' recorded_at.
+    text: str
+    #: The latest event_time accepted (now + the future tolerance).
+    latest_event: datetime
+    pack: Pack
+
+
 class AppendService:
     """Appends records to order chains.
 
@@ -204,12 +218,13 @@ class AppendService:
             if len(requests) > 1
             else None
         )
+        reading = None if locked is None else self._read_clock()
         # Idempotency keys first used inside this batch are not in the database yet.
         batch_keys: dict[tuple[str, str], tuple[str, Appended]] = {}
         for request in requests:
             try:
                 result = _replay_within(batch_keys, request) or self._judge(
-                    uow, request, pending, locked
+                    uow, request, pending, locked, reading
                 )
             except InvalidInput as exc:
                 results.append(exc)
@@ -230,12 +245,17 @@ class AppendService:
 
     # -- the steps -----------------------------------------------------------------
 
+    def _read_clock(self) -> _Reading:
+        now = self._clock.now()
+        return _Reading(now, format_time(now), now + self._future_tolerance, self._packs(now))
+
     def _judge(
         self,
         uow: UnitOfWork,
         request: EventRequest,
         pending: dict[tuple[str, str], _Pending],
         locked: Mapping[tuple[str, str], OrderHead] | None = None,
+        reading: _Reading | None = None,
     ) -> Appended:
         """Decide and build one record (signed) without writing anything yet.
 
@@ -289,11 +309,13 @@ class AppendService:
         else:
             to_state = from_state
 
-        now = self._clock.now()
+        if reading is None:  # one record: its head was locked just now
+            reading = self._read_clock()
+        now = reading.now
         event_moment = parse_time(request.event_time, field="event_time")
-        if event_moment > now + self._future_tolerance:
+        if event_moment > reading.latest_event:
             raise InvalidInput(
-                f"event_time {request.event_time} lies in the future (now {format_time(now)}, "
+                f"event_time {request.event_time} lies in the future (now {reading.text}, "
                 f"tolerance {self._future_tolerance})",
                 field="event_time",
             )
@@ -302,7 +324,7 @@ class AppendService:
         if sub_millisecond:  # feeds send whole seconds or milliseconds: seldom needed
             event_moment -= timedelta(microseconds=sub_millisecond)
         event_text = format_time(event_moment)
-        pack = self._packs(now)
+        pack = reading.pack
         proposal = Proposal(
             kind=request.kind.value,
             event=request.event,
@@ -332,7 +354,7 @@ class AppendService:
             to_state=to_state,
             event=request.event,
             event_time=event_text,
-            recorded_at=format_time(now),
+            recorded_at=reading.text,
             actor=request.actor,
             payload_digest=digest_of_canonical(salt, canonical_payload),
             model=model.digest,

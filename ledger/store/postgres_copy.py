@@ -34,7 +34,7 @@ from ledger.store.statements import (
     record_row,
 )
 from ledger.store.tables import FINDINGS, IDEMPOTENCY_KEYS, PAYLOADS, RECORDS, TIMERS
-from ledger.store.timer_sql import timer_params
+from ledger.store.timer_sql import TIMER_ROW_COLUMNS, timer_row
 
 #: The record ids a unit of work's records will get, one row each, in order.
 NEXT_IDS_SQL: Final = "SELECT nextval('records_id_seq') FROM generate_series(1, %s)"
@@ -50,7 +50,7 @@ def _copy_sql(table: Table, columns: Sequence[str]) -> str:
 
 _RECORD_COLUMNS: Final = ("id", *RECORD_ROW_COLUMNS)
 _PAYLOAD_COLUMNS: Final = _columns(PAYLOADS)
-_TIMER_COLUMNS: Final = _columns(TIMERS, ("id",))
+_TIMER_COLUMNS: Final = TIMER_ROW_COLUMNS
 _KEY_COLUMNS: Final = _columns(IDEMPOTENCY_KEYS)
 _FINDING_COLUMNS: Final = _columns(FINDINGS, ("id",))
 _COPY_RECORDS: Final = _copy_sql(RECORDS, _RECORD_COLUMNS)
@@ -79,8 +79,7 @@ def copy_inserts(cursor: Any, writes: AppendWrites, ids: Sequence[int]) -> None:
     _copy(cursor, _COPY_RECORDS, record_rows)
     _copy(cursor, _COPY_PAYLOADS, payload_rows)
     if writes.timers:
-        _copy(cursor, _COPY_TIMERS,
-              ([p[c] for c in _TIMER_COLUMNS] for p in map(timer_params, writes.timers)))
+        _copy(cursor, _COPY_TIMERS, map(timer_row, writes.timers))
     for sql, columns, named in (
         (_COPY_KEYS, _KEY_COLUMNS,
          [(h, idempotency_params(e)) for h, e in writes.idempotency]),

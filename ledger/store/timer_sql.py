@@ -170,21 +170,22 @@ def disarm_params(disarm: TimerDisarm) -> dict[str, Any]:
     return dict(zip(DISARM_PARAMS, disarm, strict=True))
 
 
+#: The columns `timer_row` fills, in the table's order: every one but the id.
+TIMER_ROW_COLUMNS: Final = ("tenant", "order_id", "name", "sub_state", "armed_seq", "deadline",
+                            "warn_at", "next_warn_at", "state", "created_at", "closed_at",
+                            "closed_by_seq")
+
+
+def timer_row(t: TimerRow) -> tuple[Any, ...]:
+    """The timer's values in TIMER_ROW_COLUMNS order (a COPY row)."""
+    warn_at = json.dumps(list(t.warn_at)) if t.warn_at else "[]"
+    return (t.tenant, t.order, t.name, t.sub_state, t.armed_seq, t.deadline, warn_at,
+            t.next_warn_at, t.state, t.created_at, t.closed_at, t.closed_by_seq)
+
+
 def timer_params(t: TimerRow) -> dict[str, Any]:
-    return {
-        "tenant": t.tenant,
-        "order_id": t.order,
-        "name": t.name,
-        "sub_state": t.sub_state,
-        "armed_seq": t.armed_seq,
-        "deadline": t.deadline,
-        "warn_at": json.dumps(list(t.warn_at)),
-        "next_warn_at": t.next_warn_at,
-        "state": t.state,
-        "created_at": t.created_at,
-        "closed_at": t.closed_at,
-        "closed_by_seq": t.closed_by_seq,
-    }
+    """The timer's values by column name (an INSERT's parameters)."""
+    return dict(zip(TIMER_ROW_COLUMNS, timer_row(t), strict=True))
 
 
 def _timer_of(r: RowMapping) -> TimerRow:

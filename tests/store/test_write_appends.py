@@ -18,7 +18,8 @@ from ledger.errors import ConcurrencyConflict, OrderExists
 from ledger.store import AppendWrites, FindingEntry, IdempotencyEntry, Recorder, TimerRow
 from ledger.store.postgres import PostgresUnitOfWork
 from ledger.store.statements import RECORD_ROW_COLUMNS
-from ledger.store.tables import RECORDS
+from ledger.store.tables import RECORDS, TIMERS
+from ledger.store.timer_sql import TIMER_ROW_COLUMNS
 from tests.store.factories import (
     head_after,
     make_chain,
@@ -139,3 +140,8 @@ def test_a_record_row_fills_every_column_of_the_records_table_but_its_id() -> No
     """COPY names the records' columns from RECORD_ROW_COLUMNS: a column added to the
     table must be added there too, or batches would leave it to its default."""
     assert ("id", *RECORD_ROW_COLUMNS) == tuple(c.name for c in RECORDS.c)
+
+
+def test_a_timer_row_fills_every_column_of_the_timers_table_but_its_id() -> None:
+    """The same for timers (TIMER_ROW_COLUMNS, timer_row)."""
+    assert ("id", *TIMER_ROW_COLUMNS) == tuple(c.name for c in TIMERS.c)
