@@ -2,7 +2,7 @@
 
     git worktree add /tmp/before <commit>      # or a clone checked out there
     scripts/postgres.sh with .venv/bin/python bench/ab_trees.py /tmp/before [--rounds 3]
-        [--seconds 10] [--processes 1]
+        [--seconds 10] [--processes 1] [--side-by-side]
 
 Separate runs of bench/append.py differ by up to 2× on this shared 2-core machine, so
 this runs the `batch100` workload of bench/append.py from the OTHER tree and from this
@@ -11,6 +11,8 @@ the same PostgreSQL server (`ORDERLEDGER_TEST_PG_URL`). Per cell it prints recor
 (summed over `processes` writer processes), the first writer's CPU per record
 (`time.process_time`) and the server's (/proc/<pid>/stat of every postgres process, over
 the first writer's run, per record of all writers). Read the ratio within each round.
+With `--side-by-side` both trees' writers run at once instead, on the same machine state
+(rates only: the server's CPU cannot be told apart).
 """
 
 from __future__ import annotations
@@ -66,15 +68,33 @@ def child(tree: str, seconds: float) -> None:
                           "server": server_cpu_seconds() - server}))
 
 
-def cell(tree: str, seconds: float, processes: int) -> dict[str, Any]:
+def _start(tree: str, seconds: float, processes: int) -> list[subprocess.Popen[str]]:
     command = [sys.executable, __file__, "--child", tree, "--seconds", str(seconds)]
-    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-                for _ in range(processes)]
+    return [subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            for _ in range(processes)]
+
+
+def _runs(tree: str, children: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
     outputs = [c.communicate()[0] for c in children]
     if any(c.returncode for c in children):
         raise SystemExit(f"a writer of {tree} failed")
-    runs = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
-    rate = sum(r["records"] / r["seconds"] for r in runs)
+    return [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+
+
+def _rate(runs: list[dict[str, Any]]) -> float:
+    return float(sum(r["records"] / r["seconds"] for r in runs))
+
+
+def side_by_side(trees: tuple[str, str], seconds: float, processes: int) -> list[float]:
+    """Both trees' writers at once (`processes` each): the same machine state for both,
+    where cells one after the other can differ by more than the change."""
+    started = [_start(tree, seconds, processes) for tree in trees]
+    return [_rate(_runs(tree, children)) for tree, children in zip(trees, started, strict=True)]
+
+
+def cell(tree: str, seconds: float, processes: int) -> dict[str, Any]:
+    runs = _runs(tree, _start(tree, seconds, processes))
+    rate = _rate(runs)
     one = runs[0]
     # The server's CPU, measured by the first writer over its run, serves every writer.
     return {"rate": rate, "client": one["client"] / max(one["records"], 1) * 1e6,
@@ -87,6 +107,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="run both trees' writers at once instead of one after the other")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -99,6 +121,14 @@ def main() -> None:
     # One ledger first, alone: it creates the cluster-wide role, which an older tree's
     # migration could not create from two databases at once.
     cell(str(HERE), 0.0, 1)
+    if args.side_by_side:
+        print(f"batch100, {args.processes} writer process(es) per tree, both trees at once, "
+              f"{args.seconds:g} s a round")
+        for round_ in range(1, args.rounds + 1):
+            other, this = side_by_side((args.other, str(HERE)), args.seconds, args.processes)
+            print(f"round {round_}: other {other:6,.0f} records/s   this {this:6,.0f} "
+                  f"records/s   this / other: {this / other:.2f}", flush=True)
+        return
     print(f"batch100, {args.processes} writer process(es), {args.seconds:g} s a cell; "
           "CPU per record: the first writer's (client) and the server's")
     for round_ in range(1, args.rounds + 1):
