@@ -200,7 +200,8 @@ class AppendService:
         """Append a batch in ONE transaction; each item gets its record or its error.
 
         Items are judged in order, and a later item sees the chain heads that earlier items
-        of the batch produced. Refused items change nothing; the good ones commit together.
+        of the batch produced. Refused items change nothing; the good ones commit together,
+        with one `recorded_at`: the clock is read once, after the batch's heads are locked.
         """
         with self._recorder.unit_of_work() as uow:
             return self.append_in(uow, requests)
