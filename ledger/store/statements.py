@@ -127,6 +127,8 @@ def dangling(table: Table, limit: int) -> Select[Any]:
     ids = table.c.record_id
     return (select(ids).where(~select(_R.id).where(_R.id == ids).exists())
             .order_by(ids).limit(limit))
+
+
 ERASE = (
     update(PAYLOADS)
     .where(_P.record_id.in_(bindparam("ids", expanding=True)) & _P.payload.is_not(None))
