@@ -3,18 +3,22 @@
 Everything a unit of work's appends produced is sent in one pipeline, nothing waiting
 for a result before its end:
 
-1. the UPDATEs, as single-row statements by key — timer disarms first (so they can only
-   close timers armed before this unit of work), then head moves, each only where the
-   head still stands at the seq this unit of work locked (the caller compares the count);
+1. the UPDATEs — timer disarms first (so they can only close timers armed before this
+   unit of work), then head moves, each only where the head still stands at the seq this
+   unit of work locked (the caller compares the count). For one record they are
+   single-row statements by key; for more, one statement each over arrays
+   (`postgres_arrays`), which costs the client a fraction of the ~45 µs psycopg spends on
+   each statement;
 2. for one record (a single append) the INSERTs as single-row statements — record and
    payload, new order, timers, idempotency entry, findings (rows that need the record's id
    find it by statement hash): the whole write is this one round trip;
-3. for more records, the new orders and the draw of the records' ids; the rows then go in
-   with COPY (`postgres_copy`), a round trip or two per table. For one record the
-   single-row statements are cheaper: COPY's extra round trips pay off only in batches.
+3. for more records, the new orders (one statement over arrays) and the draw of the
+   records' ids; the rows then go in with COPY (`postgres_copy`), a round trip or two per
+   table. For one record the single-row statements are cheaper: COPY's extra round trips
+   pay off only in batches.
 
-The statements are the recorder's own (`HotPath`, the timer statements), compiled to the
-driver's parameter style once.
+The single-row statements are the recorder's own (`HotPath`, the timer statements),
+compiled to the driver's parameter style once.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
+from ledger.store.postgres_arrays import (
+    ADVANCE_HEADS,
+    DISARM_TIMERS,
+    INSERT_ORDERS,
+    advance_heads_params,
+    disarm_timers_params,
+    first_disarms,
+    insert_orders_params,
+)
 from ledger.store.postgres_copy import NEXT_IDS_SQL, copy_inserts
 from ledger.store.rows import AppendWrites
 from ledger.store.statements import (
@@ -76,16 +89,15 @@ def write_pipelined(
     inserts = connection.cursor()
     record_cursors = []
     with connection.pipeline():
-        if writes.timer_disarms:
-            fire.executemany(_DISARM, [disarm_params(d) for d in writes.timer_disarms])
-        if writes.head_moves:
-            moves.executemany(_HOT.advance_head,
-                              [advance_params(seq, head) for seq, head in writes.head_moves])
         if bulk:
-            if writes.new_orders:  # before the records: a taken order is OrderExists
-                fire.executemany(_HOT.insert_order, [order_params(h) for h in writes.new_orders])
+            _send_array_statements(fire, moves, writes)
             inserts.execute(NEXT_IDS_SQL, (len(writes.records),))
         else:
+            if writes.timer_disarms:
+                fire.executemany(_DISARM, [disarm_params(d) for d in writes.timer_disarms])
+            if writes.head_moves:
+                moves.executemany(_HOT.advance_head,
+                                  [advance_params(seq, h) for seq, h in writes.head_moves])
             record_cursors = _send_inserts(connection, fire, writes)
     if bulk:
         ids = [int(record_id) for (record_id,) in inserts.fetchall()]
@@ -96,6 +108,18 @@ def write_pipelined(
     for cursor in (fire, moves, inserts, *record_cursors):
         cursor.close()
     return ids, moved
+
+
+def _send_array_statements(fire: Any, moves: Any, writes: AppendWrites) -> None:
+    """Queue a batch's disarms, head moves and new orders as one statement each over
+    arrays (`postgres_arrays`), each planned for the tables as they are now."""
+    disarms = first_disarms(writes.timer_disarms)
+    if disarms:
+        fire.execute(DISARM_TIMERS, disarm_timers_params(disarms), prepare=False)
+    if writes.head_moves:
+        moves.execute(ADVANCE_HEADS, advance_heads_params(writes.head_moves), prepare=False)
+    if writes.new_orders:  # before the records: a taken order is OrderExists
+        fire.execute(INSERT_ORDERS, insert_orders_params(writes.new_orders), prepare=False)
 
 
 def _send_inserts(connection: Any, fire: Any, writes: AppendWrites) -> list[Any]:

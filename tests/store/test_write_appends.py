@@ -17,6 +17,7 @@ import pytest
 from ledger.errors import ConcurrencyConflict, OrderExists
 from ledger.store import AppendWrites, FindingEntry, IdempotencyEntry, Recorder, TimerRow
 from ledger.store.postgres import PostgresUnitOfWork
+from ledger.store.postgres_arrays import first_disarms
 from ledger.store.statements import RECORD_ROW_COLUMNS
 from ledger.store.tables import RECORDS, TIMERS
 from ledger.store.timer_sql import TIMER_ROW_COLUMNS
@@ -92,6 +93,67 @@ def test_a_batch_over_new_and_existing_orders(recorder: Recorder) -> None:
         timers = {(t.order, t.armed_seq): t.state for t in uow.list_timers(tenant="shop-1")}
         assert timers == {("order-1", 0): "disarmed", ("order-1", 2): "armed",
                           ("order-3", 0): "armed"}
+
+
+def test_many_orders_move_at_once_each_with_its_own_values(recorder: Recorder) -> None:
+    """A batch over more orders than one statement's row: every head gets its own move
+    and facts (with and without), every timer its own disarm, every new order its row."""
+    chains = [make_chain(2, order=f"order-{n}") for n in range(30)]
+    for first, _ in chains:
+        store_order(recorder, [first])
+    with recorder.unit_of_work() as uow:
+        uow.arm_timers([_timer(first.statement.order, 0) for first, _ in chains])
+    news = [make_record(order=f"new-{n}") for n in range(12)]
+    moved = [replace(head_after(second, created_at=first.statement.recorded_at),
+                     facts=None if n % 3 else {"records": n, "states": ["M01.01", "M01.02"]})
+             for n, (first, second) in enumerate(chains)]
+    created = [replace(head_after(new), facts=None if n % 2 else {"records": 1})
+               for n, new in enumerate(news)]
+    with recorder.unit_of_work() as uow:
+        uow.write_appends(AppendWrites(
+            records=[*(second for _, second in chains), *news],
+            new_orders=created,
+            head_moves=[(0, head) for head in moved],
+            timer_disarms=[("shop-1", first.statement.order, "no_scan", time_at(100 + n), 1)
+                           for n, (first, _) in enumerate(chains)],
+        ))
+    with recorder.unit_of_work(read_only=True) as uow:
+        assert [uow.get_head("shop-1", h.order) for h in moved] == moved
+        assert [uow.get_head("shop-1", h.order) for h in created] == created
+        closed = {t.order: (t.state, t.closed_at, t.closed_by_seq)
+                  for t in uow.list_timers(tenant="shop-1", state="disarmed")}
+    assert closed == {first.statement.order: ("disarmed", time_at(100 + n), 1)
+                      for n, (first, _) in enumerate(chains)}
+
+
+def test_the_first_of_two_disarms_of_one_timer_closes_it(recorder: Recorder) -> None:
+    """Run row by row, a second disarm of a timer the first closed finds none armed; a
+    batch does the same, whatever the route."""
+    first, second, third = make_chain(3)
+    store_order(recorder, [first])
+    with recorder.unit_of_work() as uow:
+        uow.arm_timers([_timer("order-1", 0), _timer("order-1", 0, name="other")])
+    with recorder.unit_of_work() as uow:
+        uow.write_appends(AppendWrites(
+            records=[second, third],
+            head_moves=[(0, head_after(third, created_at=first.statement.recorded_at))],
+            timer_disarms=[("shop-1", "order-1", "no_scan", time_at(2), 1),
+                           ("shop-1", "order-1", "no_scan", time_at(3), 2)],
+        ))
+    with recorder.unit_of_work(read_only=True) as uow:
+        timers = {t.name: (t.state, t.closed_at, t.closed_by_seq)
+                  for t in uow.list_timers(tenant="shop-1")}
+    assert timers == {"no_scan": ("disarmed", time_at(2), 1), "other": ("armed", None, None)}
+
+
+def test_a_batch_statement_gets_only_the_first_disarm_of_each_timer() -> None:
+    """In one join, two disarms of one key would both match its timer, and PostgreSQL
+    does not say which one updates it; row by row, the first closes it."""
+    disarms = [("shop-1", "order-1", "no_scan", time_at(2), 1),
+               ("shop-1", "order-2", "no_scan", time_at(2), 1),
+               ("shop-1", "order-1", "no_scan", time_at(3), 2),
+               ("shop-1", "order-1", "other", time_at(3), 2)]
+    assert first_disarms(disarms) == [disarms[0], disarms[1], disarms[3]]
 
 
 def test_a_head_that_moved_since_its_lock_is_a_conflict(recorder: Recorder) -> None:
