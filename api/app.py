@@ -13,7 +13,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from api import metrics, openapi, problems
-from api.gc_freeze import freeze_what_startup_built
+from api.gc_freeze import settle_collector_after_startup
 from api.middleware import BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT, RequestIds
 from api.routers import (
     apikeys,
@@ -70,7 +70,7 @@ def create_app(
         app.state.api_keys = api_key_store(opened.recorder)
         app.state.console_sessions = SessionStore(console_session_store(opened.recorder))
         if freeze_startup_objects:
-            freeze_what_startup_built()
+            settle_collector_after_startup()
         try:
             yield
         finally:

@@ -54,9 +54,10 @@ def child(tree: str, seconds: float) -> None:
         workload = Workload("ab", 0)
         workload.set_up(ledger.appender)
         if (Path(tree) / "api" / "gc_freeze.py").is_file():  # as that tree's `serve` does
-            from api.gc_freeze import freeze_what_startup_built
+            import api.gc_freeze as collector  # older trees only froze
 
-            freeze_what_startup_built()
+            getattr(collector, "settle_collector_after_startup",
+                    collector.freeze_what_startup_built)()
         stream = workload.stream()
         cpu, server, began = time.process_time(), server_cpu_seconds(), time.perf_counter()
         records = 0

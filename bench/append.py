@@ -10,8 +10,8 @@ orders. The records are realistic: orders brought to
 M05.02 (in transit at a hub) by the domestic happy path's first ten steps, then an endless
 stream of `hub_scan` self-loops on them (a chain that can grow without end) with one new
 order (`order_placed`) in every ten records. Setup appends are not timed; after them each
-writer freezes what it built, as `orderledger serve` does at the end of startup
-(api/gc_freeze.py).
+writer freezes what it built and spaces out young collections, as `orderledger serve`
+does at the end of startup (api/gc_freeze.py).
 
 The 1-writer cells run instrumented: thin timing wrappers around the steps the service
 calls (≈1 µs each, a dozen calls a record) split each record's wall time, in place and
@@ -41,7 +41,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 import ledger.append as append_module
 import ledger.store.statements as statements_module
-from api.gc_freeze import freeze_what_startup_built
+from api.gc_freeze import settle_collector_after_startup
 from bench.common import (
     Baseline,
     ExclusiveTimer,
@@ -197,7 +197,7 @@ def run_cell(ledger: Ledger, backend: str, mode: str, writers: int, seconds: flo
     workloads = [Workload(f"{mode}{writers}", w) for w in range(writers)]
     for workload in workloads:
         workload.set_up(appender)
-    freeze_what_startup_built()  # as `orderledger serve` does once it has started
+    settle_collector_after_startup()  # as `orderledger serve` does once it has started
     timer = ExclusiveTimer()
     start_line = threading.Barrier(writers + 1)
     counts = [0] * writers

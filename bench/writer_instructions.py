@@ -40,9 +40,10 @@ def child(tree: str, batches: int) -> None:
         workload = Workload("ir", 0)
         workload.set_up(ledger.appender)
         if (Path(tree) / "api" / "gc_freeze.py").is_file():  # as that tree's `serve` does
-            from api.gc_freeze import freeze_what_startup_built
+            import api.gc_freeze as collector  # older trees only froze
 
-            freeze_what_startup_built()
+            getattr(collector, "settle_collector_after_startup",
+                    collector.freeze_what_startup_built)()
         stream = workload.stream()
         for _ in range(batches):
             append_some(ledger.appender, stream, "batch100")

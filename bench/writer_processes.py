@@ -63,7 +63,7 @@ def run_processes(settings: Settings, name: str, mode: str, processes: int,
 def _writer(url: str, data_dir: str, log_origin: str, name: str, index: int, mode: str,
             seconds: float, threads: int, start_line: Any, results: Any) -> None:
     # Imported here: the spawned interpreter imports this module before anything else.
-    from api.gc_freeze import freeze_what_startup_built
+    from api.gc_freeze import settle_collector_after_startup
     from bench.append import Workload, append_some, appender_for
 
     try:
@@ -74,7 +74,7 @@ def _writer(url: str, data_dir: str, log_origin: str, name: str, index: int, mod
             workloads = [Workload(name, index * threads + t) for t in range(threads)]
             for workload in workloads:
                 workload.set_up(appender)
-            freeze_what_startup_built()  # as `orderledger serve` does once it has started
+            settle_collector_after_startup()  # as `orderledger serve` does once it has started
             counts = [0] * threads
             calls: list[float] = []
             failures: list[BaseException] = []
