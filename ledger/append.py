@@ -9,7 +9,7 @@ a rejected request leaves no trace (invariant 5).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -566,8 +566,12 @@ class _Pending:
     facts: OrderFacts
 
     def written(self) -> OrderHead:
-        """The head as stored, facts included."""
-        return replace(self.head, facts=self.facts.to_json())
+        """The head as stored, facts included (with their text: see OrderHead)."""
+        h, facts = self.head, self.facts
+        return OrderHead(tenant=h.tenant, order=h.order, sub_state=h.sub_state,
+                         main_state=h.main_state, head_seq=h.head_seq, head_hash=h.head_hash,
+                         model=h.model, created_at=h.created_at, updated_at=h.updated_at,
+                         facts=facts.to_json(), facts_text=facts.canonical_text())
 
 
 class _FactsCache:

@@ -29,6 +29,10 @@ class OrderHead:
     updated_at: str
     #: The regulation pack's folded facts about the order (JSON object); None = initial.
     facts: dict[str, Any] | None = None
+    #: The facts' RFC 8785 text when the writer has it at hand (it wrote it from the
+    #: facts themselves), so that storing them does not canonicalise them again; not part
+    #: of equality. None: the store writes it from `facts`.
+    facts_text: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,7 +222,7 @@ def order_params(head: OrderHead) -> dict[str, Any]:
         "tenant": head.tenant, "order_id": head.order, "sub_state": head.sub_state,
         "main_state": head.main_state, "head_seq": head.head_seq, "head_hash": head.head_hash,
         "model": head.model, "created_at": head.created_at, "updated_at": head.updated_at,
-        "facts": facts_text(head.facts),
+        "facts": stored_facts(head),
     }
 
 
@@ -233,7 +233,7 @@ def advance_params(expected_seq: int, head: OrderHead) -> dict[str, Any]:
         "b_new_seq": head.head_seq, "b_head_hash": head.head_hash,
         "b_sub_state": head.sub_state, "b_main_state": head.main_state,
         "b_model": head.model, "b_updated_at": head.updated_at,
-        "b_facts": facts_text(head.facts),
+        "b_facts": stored_facts(head),
     }
 
 
@@ -250,6 +250,11 @@ def payload_text(payload: Mapping[str, Any] | None) -> str | None:
 
 def facts_text(facts: Mapping[str, Any] | None) -> str | None:
     return None if facts is None else canonical_json(dict(facts)).decode("utf-8")
+
+
+def stored_facts(head: OrderHead) -> str | None:
+    """The text stored for `head`'s facts: the writer's, else `facts_text` of them."""
+    return head.facts_text if head.facts_text is not None else facts_text(head.facts)
 
 
 def head_of(m: Mapping[Any, Any]) -> OrderHead:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regulations.facts import OrderFacts, cooling_off_end, required_range
+from statemodel.canonical import canonical_json
 from tests.regulations.lifecycle import (
     HAPPY,
     RECEIVED_AT,
@@ -198,3 +200,53 @@ def test_fold_of_any_scan_sequence_round_trips(offsets: list[int], start: dateti
         facts = facts.advance(scan)
     assert OrderFacts.from_json(facts.to_json()) == facts
     assert facts.records == len(HAPPY[:10]) + len(offsets)
+
+
+#: Any code point, lone surrogates included (hypothesis leaves them out by default).
+_ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)
+_TEXT = st.one_of(st.none(), st.sampled_from(['"', "\\", "\n\x00\x7f", "😀", "\ud800"]),
+                  _ANY_TEXT)
+_TIME = st.one_of(st.none(), st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(0))])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.integers(min_value=-(2**60), max_value=2**60),
+    texts=st.tuples(*[_TEXT] * 5),
+    times=st.tuples(*[_TIME] * 13),
+    visited=st.lists(_ANY_TEXT, max_size=4).map(tuple),
+    cold=st.one_of(st.none(), st.tuples(st.floats(allow_nan=False, width=32),
+                                        st.floats(allow_nan=False, width=32))),
+)
+def test_canonical_text_is_the_rfc_8785_text_of_the_json_form(
+    records: int, texts: tuple[str | None, ...], times: tuple[datetime | None, ...],
+    visited: tuple[str, ...], cold: tuple[float, float] | None,
+) -> None:
+    """`canonical_text` writes field by field what canonical_json writes of `to_json()`,
+    and refuses (ValueError) what it refuses."""
+    text_fields = ("current_state", "delivery_state", "exclusion_reason_code",
+                   "return_request_type", "return_inspection_result")
+    time_fields = tuple(n for n in OrderFacts().__dict__
+                        if n not in (*text_fields, "records", "states_visited",
+                                     "cold_chain_range_c"))
+    assert len(time_fields) == len(times)
+    changes: dict[str, Any] = {"records": records, "states_visited": visited,
+                               "cold_chain_range_c": cold,
+                               **dict(zip(text_fields, texts, strict=True)),
+                               **dict(zip(time_fields, times, strict=True))}
+    facts = replace(OrderFacts(), **changes)
+    try:
+        expected = canonical_json(facts.to_json()).decode()
+    except ValueError:
+        with pytest.raises(ValueError):
+            facts.canonical_text()
+    else:
+        assert facts.canonical_text() == expected
+
+
+def test_canonical_text_of_every_step_of_the_happy_order() -> None:
+    for proposal, before in happy_run():
+        after = before.advance(proposal)
+        assert after.canonical_text() == canonical_json(after.to_json()).decode()
