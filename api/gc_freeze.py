@@ -13,9 +13,9 @@ collection, so that no startup garbage is frozen with them.
 
 The youngest generation is then collected after YOUNG_THRESHOLD net allocations instead
 of Python's 700. An append allocates and frees thousands of objects, few of them in
-reference cycles; at 700 the collector ran ~40 times a second under the batched
+reference cycles; at 700 the collector ran ~50 times a second under the batched
 benchmark, scanning a batch's live objects each time (~5 µs a batched record, session
-7). At 10,000 it runs a few times a minute. Only garbage in cycles waits longer: at most
+7). At 10,000 it runs ~20 times a minute. Only garbage in cycles waits longer: at most
 that many container objects' worth.
 """
 
