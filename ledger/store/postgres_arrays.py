@@ -43,28 +43,31 @@ _DIALECT: Final = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _unnest(table: Table, columns: Sequence[tuple[str, str]]) -> str:
-    """`unnest(%b::type[], ...) AS v(name, ...)`, each type that of `table`'s column."""
+    """`unnest(%b::type[], ...) AS v(name, ...)` for (name, column) pairs, each array of
+    the type of `table`'s column."""
     arrays = ", ".join(
         f"%b::{table.c[column].type.compile(dialect=_DIALECT)}[]" for _, column in columns)
     return f"unnest({arrays}) AS v({', '.join(name for name, _ in columns)})"
 
 
-#: (VALUES column, the orders column whose type it has), in `advance_params`' order.
-_MOVE_COLUMNS: Final = (
-    ("tenant", "tenant"), ("order_id", "order_id"), ("expected_seq", "head_seq"),
-    ("head_seq", "head_seq"), ("head_hash", "head_hash"), ("sub_state", "sub_state"),
-    ("main_state", "main_state"), ("model", "model"), ("updated_at", "updated_at"),
-    ("facts", "facts"),
-)
-_ADVANCE_PARAMS: Final = ("b_tenant", "b_order_id", "b_expected_seq", "b_new_seq",
-                          "b_head_hash", "b_sub_state", "b_main_state", "b_model",
-                          "b_updated_at", "b_facts")
-_SET_BY_MOVE: Final = [name for name, _ in _MOVE_COLUMNS[3:]]
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The transpose of `rows` (at least one, all as wide): one list per column."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
+
+#: A head move's values: (name in the statement, the orders column whose type it has,
+#: its key in `advance_params`), in the order of the arrays.
+_MOVE: Final = (
+    ("tenant", "tenant", "b_tenant"), ("order_id", "order_id", "b_order_id"),
+    ("expected_seq", "head_seq", "b_expected_seq"), ("head_seq", "head_seq", "b_new_seq"),
+    ("head_hash", "head_hash", "b_head_hash"), ("sub_state", "sub_state", "b_sub_state"),
+    ("main_state", "main_state", "b_main_state"), ("model", "model", "b_model"),
+    ("updated_at", "updated_at", "b_updated_at"), ("facts", "facts", "b_facts"),
+)
 ADVANCE_HEADS: Final = (
     "UPDATE orders AS o SET "  # noqa: S608 - names are the table's own
-    + ", ".join(f"{name} = v.{name}" for name in _SET_BY_MOVE)
-    + f" FROM {_unnest(ORDERS, _MOVE_COLUMNS)}"
+    + ", ".join(f"{name} = v.{name}" for name, _, _ in _MOVE[3:])
+    + f" FROM {_unnest(ORDERS, [(name, column) for name, column, _ in _MOVE])}"
     " WHERE o.tenant = v.tenant AND o.order_id = v.order_id AND o.head_seq = v.expected_seq"
 )
 
@@ -85,16 +88,10 @@ INSERT_ORDERS: Final = (
 )
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """The transpose of `rows` (each of `width` values): one list per column."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
-
-
 def advance_heads_params(moves: Sequence[tuple[int, OrderHead]]) -> list[list[Any]]:
-    """The arrays of ADVANCE_HEADS."""
-    rows = [[p[n] for n in _ADVANCE_PARAMS]
-            for p in (advance_params(seq, head) for seq, head in moves)]
-    return _columns(rows, len(_ADVANCE_PARAMS))
+    """The arrays of ADVANCE_HEADS (at least one move)."""
+    return _columns([[p[key] for _, _, key in _MOVE]
+                     for p in (advance_params(seq, head) for seq, head in moves)])
 
 
 def first_disarms(disarms: Sequence[TimerDisarm]) -> list[TimerDisarm]:
@@ -110,11 +107,10 @@ def first_disarms(disarms: Sequence[TimerDisarm]) -> list[TimerDisarm]:
 
 
 def disarm_timers_params(disarms: Sequence[TimerDisarm]) -> list[list[Any]]:
-    """The arrays of DISARM_TIMERS, for `first_disarms`' output."""
-    return _columns(disarms, len(_DISARM_COLUMNS))
+    """The arrays of DISARM_TIMERS, for `first_disarms`' output (at least one)."""
+    return _columns(disarms)
 
 
 def insert_orders_params(heads: Sequence[OrderHead]) -> list[list[Any]]:
-    """The arrays of INSERT_ORDERS, in the table's column order."""
-    rows = [[p[n] for n in _ORDER_COLUMNS] for p in map(order_params, heads)]
-    return _columns(rows, len(_ORDER_COLUMNS))
+    """The arrays of INSERT_ORDERS, in the table's column order (at least one head)."""
+    return _columns([[p[n] for n in _ORDER_COLUMNS] for p in map(order_params, heads)])
